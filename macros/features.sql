@@ -1,0 +1,29 @@
+{#- Feature columns generated from project vars, so the SQL never hard-codes a window. -#}
+
+{% macro lag_features(value_column, partition_by, order_by, lags=var('feature_lags')) -%}
+    {%- for k in lags %}
+    lag({{ value_column }}, {{ k }}) over (partition by {{ partition_by }} order by {{ order_by }}) as p95_lag_{{ k }}_pct{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro rolling_features(value_column, partition_by, order_by, windows=var('rolling_windows')) -%}
+    {#- Windows end at the current day inclusive: a feature at origin t uses data up to t only. -#}
+    {%- for w in windows %}
+    avg({{ value_column }}) over (
+        partition by {{ partition_by }} order by {{ order_by }}
+        rows between {{ w - 1 }} preceding and current row
+    ) as p95_rolling_mean_{{ w }}_pct,
+    stddev_samp({{ value_column }}) over (
+        partition by {{ partition_by }} order by {{ order_by }}
+        rows between {{ w - 1 }} preceding and current row
+    ) as p95_rolling_std_{{ w }}_pct{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro as_of_timestamp() -%}
+    {%- if var('as_of_timestamp') is not none -%}
+        timestamp '{{ var("as_of_timestamp") }}'
+    {%- else -%}
+        timestamp '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}'
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,185 @@
+"""Upload the local raw data contract to s3://<bucket>/<prefix>/, idempotently.
+
+* Credentials: the standard boto3 chain (env vars, AWS_PROFILE / `aws_profile`, instance role).
+* Each object carries its SHA-256 in metadata; a re-run skips objects whose size and checksum
+  already match, so an interrupted push is finished by running it again.
+* Large files go multipart (boto3 TransferConfig); abandoned multipart uploads under the
+  prefix are aborted so they do not accrue storage.
+* After upload the prefix is listed and object count and bytes are verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
+
+from capacity_forecaster.config import validate_bucket, validate_prefix
+
+CHECKSUM_KEY = "sha256"
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+class PushError(RuntimeError):
+    """The push could not complete; the message says why and what to do."""
+
+
+@dataclass
+class PushResult:
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    extraneous: list[str] = field(default_factory=list)
+    objects_verified: int = 0
+    bytes_verified: int = 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _local_files(root: Path) -> Iterator[tuple[Path, str]]:
+    for sub in ("metrics", "inventory"):
+        for path in sorted((root / sub).rglob("*.parquet")):
+            yield path, path.relative_to(root).as_posix()
+
+
+def make_client(
+    profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 5
+):
+    """An S3 client on the standard credential chain with bounded retries and timeouts."""
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    except ProfileNotFound as exc:
+        raise PushError(f"AWS profile {profile!r} not found in ~/.aws/config") from exc
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _explain(exc: Exception, bucket: str, endpoint_url: str | None) -> PushError:
+    where = f"s3://{bucket}" + (f" at {endpoint_url}" if endpoint_url else "")
+    if isinstance(exc, NoCredentialsError):
+        return PushError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE (or var aws_profile), or run on an instance with a role"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return PushError(f"cannot reach {where} after retries: {exc}")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchBucket", "404"):
+            return PushError(f"bucket {bucket!r} does not exist ({where}); create it first")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return PushError(f"access denied to {where} ({code}); check credentials and policy")
+        return PushError(f"S3 error on {where}: {code or exc}")
+    return PushError(f"S3 failure on {where}: {exc}")
+
+
+def _remote_index(client, bucket: str, prefix: str) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            index[obj["Key"]] = obj["Size"]
+    return index
+
+
+def _abort_stale_multipart(client, bucket: str, prefix: str) -> int:
+    aborted = 0
+    response = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/")
+    for upload in response.get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        aborted += 1
+    return aborted
+
+
+def push_dataset(
+    local_root: Path,
+    bucket: str,
+    prefix: str,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    workers: int = 8,
+    delete_extraneous: bool = False,
+    max_attempts: int = 5,
+    progress: Callable[[int, int], None] | None = None,
+) -> PushResult:
+    """Upload `local_root`'s metrics/ and inventory/ Parquet files under s3://bucket/prefix/."""
+    bucket, prefix = validate_bucket(bucket), validate_prefix(prefix)
+    files = list(_local_files(local_root))
+    if not files:
+        raise PushError(f"nothing to push: no Parquet files under {local_root}/metrics or /inventory")
+    client = make_client(profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts)
+    transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
+    result = PushResult()
+    try:
+        client.head_bucket(Bucket=bucket)
+        _abort_stale_multipart(client, bucket, prefix)
+        remote = _remote_index(client, bucket, prefix)
+
+        def push_one(item: tuple[Path, str]) -> tuple[str, bool]:
+            path, rel = item
+            key = f"{prefix}/{rel}"
+            checksum = _sha256(path)
+            if remote.get(key) == path.stat().st_size:
+                head = client.head_object(Bucket=bucket, Key=key)
+                if head.get("Metadata", {}).get(CHECKSUM_KEY) == checksum:
+                    return key, False
+            client.upload_file(
+                str(path), bucket, key, Config=transfer,
+                ExtraArgs={"Metadata": {CHECKSUM_KEY: checksum}},
+            )
+            return key, True
+
+        done = 0
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for key, uploaded in pool.map(push_one, files):
+                (result.uploaded if uploaded else result.skipped).append(key)
+                done += 1
+                if progress:
+                    progress(done, len(files))
+
+        expected = {f"{prefix}/{rel}": path.stat().st_size for path, rel in files}
+        remote = _remote_index(client, bucket, prefix)
+        result.extraneous = sorted(k for k in remote if k not in expected)
+        if delete_extraneous and result.extraneous:
+            for start in range(0, len(result.extraneous), 1000):
+                batch = result.extraneous[start : start + 1000]
+                client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]}
+                )
+            result.extraneous = []
+    except (ClientError, BotoCoreError) as exc:
+        raise _explain(exc, bucket, endpoint_url) from exc
+
+    missing = [k for k, size in expected.items() if remote.get(k) != size]
+    if missing:
+        raise PushError(
+            f"verification failed: {len(missing)} object(s) missing or of the wrong size, "
+            f"e.g. s3://{bucket}/{missing[0]}; re-run push to complete"
+        )
+    result.objects_verified = len(expected)
+    result.bytes_verified = sum(expected.values())
+    return result
