@@ -82,7 +82,10 @@ gated as (
             when metric_value_pct < 0 or metric_value_pct > 100 then 'out_of_range'
         end as quarantine_reason,
         partition_date,
-        measured_at
+        measured_at,
+        -- When this partition was last (re)processed: proves incremental runs touch only
+        -- new and look-back partitions.
+        {{ run_started_at_timestamp() }} as gated_at
 
     from measurements
 

@@ -24,6 +24,10 @@
     {%- if var('as_of_timestamp') is not none -%}
         timestamp '{{ var("as_of_timestamp") }}'
     {%- else -%}
-        timestamp '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}'
+        {{ run_started_at_timestamp() }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro run_started_at_timestamp() -%}
+    timestamp '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}'
 {%- endmacro %}
