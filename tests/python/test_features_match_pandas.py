@@ -8,24 +8,9 @@ import pytest
 from conftest import PROJECT_DIR
 
 from capacity_forecaster.config import load_vars
+from capacity_forecaster.pandas_reference import calendar_frame, daily_from_raw, features_from_daily
 
 pytestmark = pytest.mark.dbt
-
-
-def pandas_features(daily: pd.DataFrame, lags: list[int], windows: list[int]) -> pd.DataFrame:
-    frames = []
-    for (server_id, metric), group in daily.groupby(["server_id", "metric"]):
-        indexed = group.set_index("metric_date")
-        series = indexed["p95_pct"].where(~indexed["is_low_coverage"])
-        series = series.reindex(pd.date_range(series.index.min(), series.index.max(), freq="D"))
-        out = pd.DataFrame({"server_id": server_id, "metric": metric, "p95_pct": series})
-        for k in lags:
-            out[f"p95_lag_{k}_pct"] = series.shift(k)
-        for w in windows:
-            out[f"p95_rolling_mean_{w}_pct"] = series.rolling(w, min_periods=1).mean()
-            out[f"p95_rolling_std_{w}_pct"] = series.rolling(w, min_periods=2).std()
-        frames.append(out.rename_axis("metric_date").reset_index())
-    return pd.concat(frames, ignore_index=True)
 
 
 def test_lags_and_rolling_windows_match_pandas(built_warehouse):
@@ -37,7 +22,7 @@ def test_lags_and_rolling_windows_match_pandas(built_warehouse):
     """)
     daily["metric_date"] = pd.to_datetime(daily.metric_date)
     assert daily.is_low_coverage.any(), "the sample should include low-coverage days"
-    expected = pandas_features(daily, cfg["feature_lags"], cfg["rolling_windows"])
+    expected = features_from_daily(daily, cfg["feature_lags"], cfg["rolling_windows"])
     actual = built_warehouse.query(f"""
         select * from main_intermediate.int_daily_features_computed where server_id in {sample}
     """)
@@ -55,10 +40,23 @@ def test_lags_and_rolling_windows_match_pandas(built_warehouse):
 
 
 def test_calendar_flags_match_python(built_warehouse):
+    cfg = load_vars(PROJECT_DIR)
     cal = built_warehouse.query("select * from main_intermediate.int_calendar_days_generated")
-    dates = pd.to_datetime(cal.calendar_date)
-    quarter_end = dates + pd.offsets.QuarterEnd(0)
-    assert (cal.day_of_week == dates.dt.dayofweek).all()
-    assert (cal.is_month_end == dates.dt.is_month_end).all()
-    assert (cal.days_to_quarter_end == (quarter_end - dates).dt.days).all()
-    assert (cal.is_end_of_quarter == ((quarter_end - dates).dt.days < 7)).all()
+    cal["calendar_date"] = pd.to_datetime(cal.calendar_date)
+    expected = calendar_frame(cal.calendar_date.min(), cal.calendar_date.max(),
+                              cfg["quarter_end_window_days"], cfg["holidays"])
+    assert len(expected) == len(cal)
+    for column in expected.columns:
+        assert (cal[column].to_numpy() == expected[column].to_numpy()).all(), column
+
+
+def test_daily_p95_matches_pandas(built_warehouse):
+    expected = daily_from_raw(built_warehouse.raw, load_vars(PROJECT_DIR)["min_daily_coverage"])
+    actual = built_warehouse.query("select * from main_intermediate.int_daily_metrics_aggregated")
+    actual["metric_date"] = pd.to_datetime(actual.metric_date)
+    merged = expected.merge(actual, on=["server_id", "metric", "metric_date"], how="outer",
+                            suffixes=("_pd", "_sql"), indicator=True)
+    assert (merged["_merge"] == "both").all() and len(merged) > 1000
+    np.testing.assert_allclose(merged.p95_pct_sql, merged.p95_pct_pd, rtol=1e-6)
+    assert (merged.hours_present_sql == merged.hours_present_pd).all()
+    assert (merged.is_low_coverage_sql == merged.is_low_coverage_pd).all()

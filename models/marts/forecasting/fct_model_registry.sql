@@ -1,0 +1,15 @@
+-- What was trained, on which window, with which parameters, when, and where the artifact is.
+select
+    run_id,
+    model,
+    scopes,
+    params_json,
+    artifact_path,
+    artifact_sha256,
+    series_count,
+    rows_used,
+    fit_seconds,
+    cast(train_start_date as date) as train_start_date,
+    cast(train_end_date as date) as train_end_date,
+    trained_at
+from {{ ref('int_forecast_models_trained') }}

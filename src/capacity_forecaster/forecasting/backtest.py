@@ -1,0 +1,222 @@
+"""Rolling-origin backtest over the holdout, time-series CV on the training part, and the
+training/scoring steps used by the dbt Python models.
+
+Protocol (seed: last 20 % as holdout, 5-fold time-series CV on the training part):
+* split = first day of the holdout. Tree models are fitted once on targets before the split
+  and then forecast from each holdout origin using only features observed at that origin.
+  Baselines and Prophet are local models, refitted at every origin on data up to it.
+* origins: `backtest_origins` days spread evenly from the split to the last day that still
+  leaves a full horizon of actuals. Horizons 1..H from each origin.
+* MASE scale per series: in-sample seasonal-naive MAE on data before the split.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from capacity_forecaster.forecasting import baselines
+from capacity_forecaster.forecasting.intervals import level_tag
+from capacity_forecaster.forecasting.panel import Panel, seasonal_naive_scale
+from capacity_forecaster.forecasting.prophet_model import prophet_forecast
+from capacity_forecaster.forecasting.settings import TABULAR_MODELS, ForecastSettings
+from capacity_forecaster.forecasting.tabular import DesignBuilder, FittedTabular, fit_tabular
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    split: int
+    origins: tuple[int, ...]
+    horizon: int
+
+
+def plan_backtest(panel: Panel, settings: ForecastSettings) -> Plan:
+    days = len(panel.dates)
+    split = int(days * (1 - settings.holdout_fraction))
+    horizon = min(settings.horizon_days, max(1, days - 1 - split))
+    last = days - 1 - horizon
+    count = max(1, settings.backtest_origins)
+    origins = np.unique(np.linspace(split, max(split, last), count).round().astype(int))
+    return Plan(split, tuple(int(o) for o in origins), horizon)
+
+
+def prophet_sample(panel: Panel, per_archetype: int, seed: int) -> np.ndarray:
+    """Series of `per_archetype` servers per archetype (all their metrics)."""
+    rng = np.random.default_rng(seed)
+    keys = panel.keys
+    chosen = []
+    for _, group in keys.groupby("archetype"):
+        servers = group["server_id"].unique()
+        pick = rng.choice(servers, min(per_archetype, servers.size), replace=False)
+        chosen.append(group.index[group["server_id"].isin(pick)].to_numpy())
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=int)
+
+
+def local_forecast(model: str, panel: Panel, origin: int, horizon: int, settings: ForecastSettings,
+                   series: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Point forecast (S, H) and, for Prophet, its native bounds (S, 2L, H)."""
+    if model == "seasonal_naive":
+        return baselines.seasonal_naive(panel, origin, horizon), None
+    if model == "moving_average":
+        return baselines.moving_average(panel, origin, horizon, settings.params(model)["window_days"]), None
+    if model == "archetype_pooled":
+        return baselines.archetype_pooled(panel, origin, horizon, origin, settings.min_history_days), None
+    if model == "prophet":
+        cols = np.arange(panel.n_series) if series is None else series
+        out = prophet_forecast(panel, origin, horizon, cols, settings.params(model),
+                               settings.interval_levels, settings.n_jobs)
+        yhat = np.full((panel.n_series, horizon), np.nan)
+        native = np.full((panel.n_series, 2 * len(settings.interval_levels), horizon), np.nan)
+        yhat[cols], native[cols] = out[:, 0], out[:, 1:]
+        return yhat, native
+    raise ValueError(f"unknown local model {model}")
+
+
+def _long(panel: Panel, model: str, origin: int, yhat: np.ndarray, native: np.ndarray | None,
+          levels: tuple[float, ...], with_actuals: bool, series: np.ndarray | None = None) -> pd.DataFrame:
+    horizon = yhat.shape[1]
+    cols = np.arange(panel.n_series) if series is None else series
+    h = np.tile(np.arange(1, horizon + 1), cols.size)
+    s = np.repeat(cols, horizon)
+    frame = pd.DataFrame({
+        "model": model, "series": s, "origin_date": panel.dates[origin],
+        "forecast_date": panel.dates[origin] + pd.to_timedelta(h, "D"), "horizon_days": h,
+        "yhat_pct": yhat[cols].ravel(),
+    })
+    if with_actuals:
+        frame["actual_pct"] = panel.y[origin + h, s]
+    if native is not None:
+        for i, level in enumerate(levels):
+            frame[f"native_lower_{level_tag(level)}_pct"] = native[cols, 2 * i].ravel()
+            frame[f"native_upper_{level_tag(level)}_pct"] = native[cols, 2 * i + 1].ravel()
+    return frame[np.isfinite(frame["yhat_pct"])]
+
+
+def _decorate(frame: pd.DataFrame, panel: Panel, scale: np.ndarray, origin_observed: dict[int, np.ndarray],
+              min_history: int) -> pd.DataFrame:
+    keys = panel.keys
+    frame["server_id"] = keys["server_id"].to_numpy()[frame["series"]]
+    frame["metric"] = keys["metric"].to_numpy()[frame["series"]]
+    frame["archetype"] = keys["archetype"].to_numpy()[frame["series"]]
+    frame["scale"] = scale[frame["series"]]
+    eoq = panel.calendar["is_end_of_quarter"].astype(bool)
+    frame["is_end_of_quarter"] = eoq.reindex(frame["forecast_date"]).to_numpy()
+    history = np.zeros(len(frame))
+    series = frame["series"].to_numpy()
+    for origin_date, rows in frame.groupby("origin_date").indices.items():
+        history[rows] = origin_observed[panel.date_index(origin_date)][series[rows]]
+    frame["history_days"] = history.astype(int)
+    frame["is_cold_start"] = frame["history_days"] < min_history
+    return frame.drop(columns=["series"])
+
+
+def run_backtest(panel: Panel, settings: ForecastSettings, log: Log = print) -> pd.DataFrame:
+    plan = plan_backtest(panel, settings)
+    scale = seasonal_naive_scale(panel.y, upto=plan.split - 1)
+    rng = np.random.default_rng(settings.seed)
+    builder = DesignBuilder(panel)
+    frames = []
+    observed = {o: panel.observed_days(o) for o in plan.origins}
+    models = [m for m in settings.enabled_models] + ["archetype_pooled"]
+    for model in models:
+        started = time.perf_counter()
+        if model in TABULAR_MODELS:
+            fitted = fit_tabular(model, builder, plan.split - 1, settings, rng)
+            for origin in plan.origins:
+                yhat = fitted.predict(builder, origin, plan.horizon)
+                frames.append(_long(panel, model, origin, yhat, None, settings.interval_levels, True))
+        else:
+            series = (prophet_sample(panel, settings.prophet_backtest_servers_per_archetype, settings.seed)
+                      if model == "prophet" else None)
+            for origin in plan.origins:
+                yhat, native = local_forecast(model, panel, origin, plan.horizon, settings, series)
+                frames.append(_long(panel, model, origin, yhat, native, settings.interval_levels, True))
+        log(f"backtest {model}: {len(plan.origins)} origins in {time.perf_counter() - started:.1f}s")
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame[np.isfinite(frame["actual_pct"])].reset_index(drop=True)
+    return _decorate(frame, panel, scale, observed, settings.min_history_days)
+
+
+def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log = print) -> pd.DataFrame:
+    """Expanding-window time-series CV inside the training part (before the split)."""
+    plan = plan_backtest(panel, settings)
+    horizon = plan.horizon
+    first = max(60, plan.split // (settings.cv_folds + 1))
+    cuts = np.linspace(first, plan.split - 1 - horizon, settings.cv_folds).round().astype(int)
+    rng = np.random.default_rng(settings.seed)
+    builder = DesignBuilder(panel)
+    rows = []
+    for fold, cut in enumerate(cuts, start=1):
+        if cut < 30:
+            continue
+        scale = seasonal_naive_scale(panel.y, upto=cut)
+        for model in models:
+            if not (settings.enabled(model) or model == "archetype_pooled"):
+                continue
+            started = time.perf_counter()
+            if model in TABULAR_MODELS:
+                yhat = fit_tabular(model, builder, cut, settings, rng).predict(builder, cut, horizon)
+            else:
+                yhat, _ = local_forecast(model, panel, cut, horizon, settings)
+            actual = panel.y[cut + 1 : cut + 1 + horizon].T
+            err = np.abs(actual - yhat)
+            rows.append({
+                "fold": fold, "model": model, "train_end_date": panel.dates[cut],
+                "horizon_days": horizon, "n_forecasts": int(np.isfinite(err).sum()),
+                "mae": float(np.nanmean(err)), "mase": float(np.nanmean(err / scale[:, None])),
+                "fit_seconds": round(time.perf_counter() - started, 3),
+            })
+        log(f"cv fold {fold}: train_end {panel.dates[cut].date()}")
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class TrainedModels:
+    tabular: dict[str, FittedTabular]
+    prophet: dict[str, np.ndarray]  # "yhat" (S, H) and "native" (S, 2L, H), fitted at the origin
+    origin: int
+    fit_seconds: dict[str, float]
+
+
+def train_final(panel: Panel, settings: ForecastSettings, log: Log = print) -> TrainedModels:
+    """Fit every enabled model on all data up to the last observed day."""
+    origin = len(panel.dates) - 1
+    builder = DesignBuilder(panel)
+    rng = np.random.default_rng(settings.seed)
+    tabular, seconds, prophet = {}, {}, {}
+    for model in settings.enabled_models:
+        started = time.perf_counter()
+        if model in TABULAR_MODELS:
+            tabular[model] = fit_tabular(model, builder, origin, settings, rng)
+        elif model == "prophet":
+            live = np.flatnonzero(panel.observed_days(origin) > 0)
+            yhat, native = local_forecast(model, panel, origin, settings.horizon_days, settings, live)
+            prophet = {"yhat": yhat, "native": native}
+        seconds[model] = round(time.perf_counter() - started, 3)
+        log(f"trained {model} in {seconds[model]}s")
+    return TrainedModels(tabular, prophet, origin, seconds)
+
+
+def score(panel: Panel, trained: TrainedModels, settings: ForecastSettings) -> pd.DataFrame:
+    """Forecasts 1..H days past the last observed day from every enabled model."""
+    origin, horizon = trained.origin, settings.horizon_days
+    builder = DesignBuilder(panel)
+    frames = []
+    for model in [*settings.enabled_models, "archetype_pooled"]:
+        native = None
+        if model in trained.tabular:
+            yhat = trained.tabular[model].predict(builder, origin, horizon)
+        elif model == "prophet":
+            yhat, native = trained.prophet["yhat"], trained.prophet["native"]
+        else:
+            yhat, _ = local_forecast(model, panel, origin, horizon, settings)
+        frames.append(_long(panel, model, origin, yhat, native, settings.interval_levels, False))
+    frame = pd.concat(frames, ignore_index=True)
+    scale = seasonal_naive_scale(panel.y)
+    return _decorate(frame, panel, scale, {origin: panel.observed_days(origin)}, settings.min_history_days)
