@@ -1,5 +1,5 @@
 """Benchmarks: generator, warehouse (staging + daily facts + features), pandas baseline,
-one incremental day. Results go to bench/results/<section>.json and bench/results/README.md.
+one incremental day, forecasting families (fit + backtest + score, accuracy). Results go to bench/results/<section>.json and bench/results/README.md.
 
     .venv/bin/python bench/run_bench.py                       # 120 and 1,000 servers
     .venv/bin/python bench/run_bench.py --servers 120 --sections generator
@@ -27,7 +27,7 @@ WORK = Path(os.environ.get("CAPFC_BENCH_WORK", PROJECT / "bench" / ".work"))
 BIN = Path(sys.executable).parent
 START = dt.date(2022, 1, 1)
 DAYS = 1461
-WAREHOUSE_MODELS = "+int_daily_features_computed int_hourly_profiles_aggregated"
+WAREHOUSE_MODELS = "+int_daily_features_computed int_hourly_profiles_aggregated int_measurements_quarantined"
 
 
 def measured(command: list[str], env: dict[str, str] | None = None) -> dict:
@@ -118,11 +118,35 @@ def bench_warehouse(sizes: list[int]) -> dict:
 
         with duckdb.connect(str(work / "bench.duckdb"), read_only=True) as con:
             out[str(n)]["hourly_rows"] = con.sql(
-                "select count(distinct (source_file, file_row_number)) "
-                "from main_intermediate.int_measurements_gated"
+                f"select count(*) from read_parquet('{raw}/metrics/*/*.parquet')"
             ).fetchone()[0]
             out[str(n)]["duckdb_file_mb"] = round((work / "bench.duckdb").stat().st_size / 1e6, 1)
         shutil.rmtree(raw)
+    return out
+
+
+def bench_forecasting(sizes: list[int]) -> dict:
+    """Needs the warehouse section's bench.duckdb for each size (run it first)."""
+    out = {}
+    for n in sizes:
+        database = WORK / f"wh_{n}" / "bench.duckdb"
+        if not database.exists():
+            raise SystemExit(f"{database} missing: run --sections warehouse first")
+        out[str(n)] = {}
+        for family in ("baselines", "global_hgb", "random_forest", "gradient_boosting", "prophet",
+                       "same-rows"):
+            command = [sys.executable, str(PROJECT / "bench" / "forecast_family.py"), str(database), family]
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+            output = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"{family} at {n} servers failed")
+            result = json.loads(output.strip().splitlines()[-1])
+            result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+            result["wall_seconds"] = round(time.perf_counter() - started, 1)
+            out[str(n)][family] = result
+            print(f"{n} servers, {family}: {result['wall_seconds']}s", file=sys.stderr, flush=True)
     return out
 
 
@@ -142,8 +166,8 @@ def write(section: str, data: dict, command: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--servers", type=int, nargs="+", default=[120, 1000])
-    parser.add_argument("--sections", nargs="+", default=["generator", "warehouse"],
-                        choices=["generator", "warehouse"])
+    parser.add_argument("--sections", nargs="+", default=["generator", "warehouse", "forecasting"],
+                        choices=["generator", "warehouse", "forecasting"])
     args = parser.parse_args()
     command = "python bench/run_bench.py " + " ".join(sys.argv[1:])
     WORK.mkdir(parents=True, exist_ok=True)
@@ -151,6 +175,8 @@ def main() -> int:
         write("generator", bench_generator(args.servers), command)
     if "warehouse" in args.sections:
         write("warehouse", bench_warehouse(args.servers), command)
+    if "forecasting" in args.sections:
+        write("forecasting", bench_forecasting(args.servers), command)
     return 0
 
 

@@ -108,6 +108,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
     if args.select:
         dbt_args += ["--select", *args.select]
+    if args.exclude:
+        dbt_args += ["--exclude", *args.exclude]
     published = build_and_publish(project_dir, overrides, cfg["raw_root"], dbt_args)
     print(f"published warehouse: {published}")
     return 0
@@ -122,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cmd_generate(args)
         else:
             print(f"using existing raw data in {raw} (--regenerate to simulate a new fleet)")
-    args.full_refresh, args.select = False, None
+    args.full_refresh, args.select, args.exclude = False, None, None
     return cmd_build(args)
 
 
@@ -161,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--raw-root", help="read raw data from here (path or s3://bucket/prefix)")
     build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     build.add_argument("--select", nargs="+", help="dbt node selection")
+    build.add_argument("--exclude", nargs="+", help="dbt nodes to leave out")
     build.set_defaults(func=cmd_build)
 
     run = sub.add_parser("run", help="everything: generate (if no raw data) and build")

@@ -21,6 +21,8 @@ from capacity_forecaster.generator.fleet import FleetResult
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# Tests of the SQL layer leave out forecasting (python models and what depends on them).
+WAREHOUSE_ONLY = ("--exclude", "path:python_models+")
 SMALL_FLEET = FleetSpec(servers=16, days=150, start=dt.date(2024, 1, 1), seed=7, future_days=20)
 
 

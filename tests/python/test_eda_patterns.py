@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import capfc, isolated_env
+from conftest import WAREHOUSE_ONLY, capfc, isolated_env
 
 pytestmark = pytest.mark.dbt
 EDA_TESTS = ("assert_quarter_end_uplift_present", "assert_diurnal_cycle_present",
@@ -42,8 +42,8 @@ def write_flat_fleet(root, servers: int = 3, days: int = 45) -> None:
 
 def test_eda_tests_fail_on_flat_data(tmp_path):
     write_flat_fleet(tmp_path / "raw")
-    completed = capfc("build", "--raw-root", str(tmp_path / "raw"), env=isolated_env(tmp_path),
-                      check=False)
+    completed = capfc("build", "--raw-root", str(tmp_path / "raw"), *WAREHOUSE_ONLY,
+                      env=isolated_env(tmp_path), check=False)
     assert completed.returncode != 0
     for name in EDA_TESTS:
         assert f"FAIL 1 {name}" in completed.stdout, name

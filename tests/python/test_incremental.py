@@ -8,13 +8,13 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import capfc, isolated_env
+from conftest import WAREHOUSE_ONLY, capfc, isolated_env
 
 pytestmark = pytest.mark.dbt
 
 COMPARED = {
-    "main_intermediate.int_measurements_gated": "* exclude (gated_at)",
-    "main_intermediate.int_daily_metrics_aggregated": "*",
+    "main_intermediate.int_daily_metrics_aggregated": "* exclude (aggregated_at)",
+    "main_intermediate.int_measurements_quarantined": "*",
     "main_intermediate.int_daily_features_computed": "*",
     "main_marts.fct_load_reconciliation": "*",
     "main_marts.fct_quarantined_measurements": "*",
@@ -31,7 +31,7 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
         shutil.move(partition, held_back / partition.name)
 
     incremental_env = isolated_env(tmp_path / "incremental")
-    capfc("build", "--raw-root", str(raw), env=incremental_env)
+    capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=incremental_env)
     # A late, dirty file arrives with the new days: a duplicate, an out-of-range value and an
     # unknown server, so the incremental path must quarantine as well as accept.
     newest = sorted(held_back.iterdir())[-1]
@@ -44,23 +44,23 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
                    newest / "part-1.parquet")
     for partition in held_back.iterdir():
         shutil.move(partition, raw / "metrics" / partition.name)
-    capfc("build", "--raw-root", str(raw), env=incremental_env)
+    capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=incremental_env)
 
     full_env = isolated_env(tmp_path / "full")
-    capfc("build", "--raw-root", str(raw), "--full-refresh", env=full_env)
+    capfc("build", "--raw-root", str(raw), "--full-refresh", *WAREHOUSE_ONLY, env=full_env)
 
     con = duckdb.connect()
     con.execute(f"attach '{tmp_path}/incremental/warehouse/capacity_forecaster.duckdb' as inc (read_only)")
     con.execute(f"attach '{tmp_path}/full/warehouse/capacity_forecaster.duckdb' as full_ (read_only)")
 
-    # Only the two new partitions plus the 3-day look-back were re-gated by the second run.
+    # Only the two new partitions plus the 3-day look-back were reprocessed by the second run.
     reasons = dict(con.sql("""
         select quarantine_reason, count(*) from inc.main_marts.fct_quarantined_measurements group by 1
     """).fetchall())
     assert reasons == {"duplicate": 4 * 2, "unknown_server": 4}  # row 1 is a duplicate first
     runs = con.sql("""
-        select gated_at, count(distinct partition_date) as partitions
-        from inc.main_intermediate.int_measurements_gated group by 1 order by 1
+        select aggregated_at, count(distinct partition_date) as partitions
+        from inc.main_intermediate.int_daily_metrics_aggregated group by 1 order by 1
     """).fetchall()
     assert len(runs) == 2
     assert runs[1][1] == 2 + 3 + 1  # new partitions + look-back days + the last loaded day

@@ -29,3 +29,51 @@ def test_short_history_servers_flagged(built_warehouse):
     servers = built_warehouse.query("select * from main_marts.dim_servers")
     assert servers.is_short_history.any()
     assert (servers.loc[servers.is_short_history, "days_with_data"] < 60).all()
+
+
+def test_one_champion_forecast_per_live_series_and_day(built_warehouse, small_fleet):
+    forecasts = built_warehouse.query("select * from main_marts.fct_forecasts")
+    live = built_warehouse.query("select server_id from main_marts.dim_servers where not is_decommissioned")
+    champions = forecasts[forecasts.is_champion]
+    per_key = champions.groupby(["server_id", "metric", "forecast_date"]).size()
+    assert (per_key == 1).all()
+    assert set(champions.server_id) == set(live.server_id)
+    assert champions.groupby(["server_id", "metric"]).size().eq(90).all()
+    assert sorted(champions.horizon_days.unique()) == list(range(1, 91))
+    assert (champions.yhat_lower_95_pct <= champions.yhat_lower_80_pct + 1e-9).all()
+    assert (champions.yhat_upper_80_pct <= champions.yhat_upper_95_pct + 1e-9).all()
+    assert champions[["yhat_pct", "yhat_lower_95_pct", "yhat_upper_95_pct"]].notna().all().all()
+
+
+def test_cold_start_servers_get_low_confidence_pooled_forecasts(built_warehouse):
+    short = built_warehouse.query("""
+        select f.* from main_marts.fct_forecasts f
+        join main_marts.dim_servers d using (server_id)
+        where d.is_short_history and not d.is_decommissioned and f.is_champion
+    """)
+    assert len(short) > 0, "the small fleet has a server commissioned in its last weeks"
+    assert (short.model == "archetype_pooled").all() and short.is_low_confidence.all()
+
+
+def test_backtest_champions_and_registry(built_warehouse):
+    metrics = built_warehouse.query("""
+        select * from main_marts.fct_backtest_metrics
+        where metric = 'all' and archetype = 'all' and horizon_bucket = 'all' and period = 'all'
+    """).set_index("model")
+    enabled = {"seasonal_naive", "moving_average", "prophet", "random_forest",
+               "gradient_boosting", "global_hgb", "archetype_pooled"}
+    assert set(metrics.index) == enabled
+    assert metrics.coverage_80.between(0, 1).all() and (metrics.n_forecasts > 0).all()
+    assert metrics.loc["seasonal_naive", "mae_ratio_vs_seasonal_naive"] == 1.0
+    champions = built_warehouse.query("select * from main_marts.fct_forecast_champions")
+    assert len(champions) == champions[["archetype", "metric"]].drop_duplicates().shape[0] == 5 * 4
+    assert champions.selection_reason.str.contains("lowest holdout MASE").all()
+    registry = built_warehouse.query("select * from main_marts.fct_model_registry")
+    assert set(registry.model) == enabled - {"archetype_pooled"}
+    import hashlib
+    from pathlib import Path
+
+    for row in registry.dropna(subset=["artifact_path"]).itertuples():
+        assert hashlib.sha256(Path(row.artifact_path).read_bytes()).hexdigest() == row.artifact_sha256
+    cv = built_warehouse.query("select * from main_marts.fct_forecast_cv_folds")
+    assert set(cv.model) == {"seasonal_naive", "moving_average", "global_hgb"} and cv.fold.max() >= 3

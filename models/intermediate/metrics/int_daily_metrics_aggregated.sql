@@ -2,43 +2,129 @@
     config(
         materialized = 'incremental',
         incremental_strategy = 'delete+insert',
-        unique_key = 'metric_date',
+        unique_key = 'partition_date',
         on_schema_change = 'fail'
     )
 }}
--- Accepted measurements rolled up to server x metric x UTC day. Incremental by day with the
--- same look-back as the gate, so re-gated partitions are re-aggregated.
+-- depends_on: {{ ref('int_raw_partitions_loaded') }}
+-- Accepted measurements rolled up to server x metric x UTC day, straight from the raw rows in
+-- wide form (one pass, four quantiles), never materialising the hourly table.
+--
+-- Duplicates: after the row rules every accepted timestamp is on the hour and inside its
+-- partition's day, so a server-day holds duplicates exactly when it has more rows than
+-- distinct hours (a bitmask of hours, much cheaper than count(distinct)). Only those rare
+-- server-days are re-aggregated from their first occurrences (ordered by file and row).
+-- Incremental by partition, with the late_data_lookback_days look-back.
 with
 
-accepted as (
+rows_in_scope as (
 
-    select server_id, metric, metric_value_pct, cast(measured_at as date) as metric_date
-    from {{ ref('int_measurements_gated') }}
-    where quarantine_reason is null
-    {% if is_incremental() %}
-      and partition_date >= (
-          select coalesce(max(metric_date), date '1900-01-01') from {{ this }}
-      ) - interval {{ var('late_data_lookback_days') }} day
-    {% endif %}
+    select * from {{ ref('int_metrics_hourly_checked') }}
+    {{ partitions_of_this_run() }}
 
 ),
 
-aggregated as (
+accepted_rows as (
+
+    select * from rows_in_scope where row_quarantine_reason is null
+
+),
+
+{% set aggregates -%}
+    server_id,
+    partition_date,
+    {%- for metric in var('metrics') %}
+    {%- set valid = value_quarantine_reason(metric ~ '_p95_pct') ~ ' is null' %}
+    quantile_cont({{ metric }}_p95_pct, 0.95) filter (where {{ valid }}) as {{ metric }}__p95,
+    avg({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__mean,
+    max({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__max,
+    count(*) filter (where {{ valid }}) as {{ metric }}__hours,
+    {%- endfor %}
+{%- endset %}
+
+first_pass as (
+
+    select
+        {{ aggregates }}
+        count(*) - bit_count(bit_or(cast(1 as bigint) << hour(measured_at))) as duplicate_rows
+    from accepted_rows
+    group by server_id, partition_date
+
+),
+
+groups_with_duplicates as (
+
+    select server_id, partition_date, duplicate_rows from first_pass where duplicate_rows > 0
+
+),
+
+first_occurrences as (
+
+    select accepted_rows.*
+    from accepted_rows
+    semi join groups_with_duplicates
+        on accepted_rows.server_id = groups_with_duplicates.server_id
+        and accepted_rows.partition_date = groups_with_duplicates.partition_date
+    qualify row_number() over (
+        partition by accepted_rows.server_id, accepted_rows.measured_at
+        order by accepted_rows.source_file, accepted_rows.file_row_number
+    ) = 1
+
+),
+
+second_pass as (
+
+    select
+        {{ aggregates }}
+        any_value(groups_with_duplicates.duplicate_rows) as duplicate_rows
+    from first_occurrences
+    inner join groups_with_duplicates using (server_id, partition_date)
+    group by server_id, partition_date
+
+),
+
+combined as (
+
+    select * from first_pass where duplicate_rows = 0
+    union all by name
+    select * from second_pass
+
+),
+
+long as (
+
+    select * from combined
+    unpivot (
+        (p95_pct, mean_pct, max_pct, hours_present) for metric in (
+            {%- for metric in var('metrics') %}
+            ({{ metric }}__p95, {{ metric }}__mean, {{ metric }}__max, {{ metric }}__hours) as '{{ metric }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    )
+
+),
+
+final as (
 
     select
         server_id,
         metric,
-        quantile_cont(metric_value_pct, 0.95) as p95_pct,
-        avg(metric_value_pct) as mean_pct,
-        max(metric_value_pct) as max_pct,
-        count(*) as hours_present,
-        count(*) / 24.0 as coverage_ratio,
-        count(*) / 24.0 < {{ var('min_daily_coverage') }} as is_low_coverage,
-        metric_date
+        p95_pct,
+        mean_pct,
+        max_pct,
+        hours_present,
+        hours_present / 24.0 as coverage_ratio,
+        duplicate_rows,
+        hours_present / 24.0 < {{ var('min_daily_coverage') }} as is_low_coverage,
+        partition_date as metric_date,
+        partition_date,
+        -- When this partition was last (re)aggregated: proves incremental runs touch only
+        -- new and look-back partitions.
+        {{ run_started_at_timestamp() }} as aggregated_at
 
-    from accepted
-    group by server_id, metric, metric_date
+    from long
+    where hours_present > 0
 
 )
 
-select * from aggregated
+select * from final

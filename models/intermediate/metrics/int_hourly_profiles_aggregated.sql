@@ -4,11 +4,28 @@ with
 
 recent as (
 
-    select server_id, metric, metric_value_pct, hour(measured_at) as hour_of_day
-    from {{ ref('int_measurements_gated') }}
-    where quarantine_reason is null
-      and partition_date > (select max(partition_date) from {{ ref('int_measurements_gated') }})
+    select *
+    from {{ ref('int_metrics_hourly_checked') }}
+    where row_quarantine_reason is null
+      and partition_date > (select max(metric_date) from {{ ref('int_daily_metrics_aggregated') }})
           - interval 28 day
+    qualify row_number() over (
+        partition by server_id, measured_at order by source_file, file_row_number
+    ) = 1
+
+),
+
+measurements as (
+
+    select server_id, metric, metric_value_pct, hour(measured_at) as hour_of_day
+    from recent
+    unpivot (
+        metric_value_pct for metric in (
+            {%- for metric in var('metrics') %}
+            {{ metric }}_p95_pct as '{{ metric }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    )
 
 ),
 
@@ -24,7 +41,8 @@ profiled as (
         hour_of_day >= {{ var('business_hours_start') }}
             and hour_of_day < {{ var('business_hours_end') }} as is_business_hour
 
-    from recent
+    from measurements
+    where {{ value_quarantine_reason('metric_value_pct') }} is null
     group by server_id, metric, hour_of_day
 
 )

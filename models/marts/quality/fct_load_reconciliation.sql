@@ -11,31 +11,48 @@ rows_read as (
 
 ),
 
-gated as (
+accepted as (
 
-    select
-        partition_date,
-        count(*) filter (where quarantine_reason is null) as measurements_accepted,
-        count(*) filter (where quarantine_reason is not null) as measurements_quarantined
-    from {{ ref('int_measurements_gated') }}
+    select partition_date, cast(sum(hours_present) as bigint) as measurements_accepted
+    from {{ ref('int_daily_metrics_aggregated') }}
     group by 1
+
+),
+
+quarantined as (
+
+    select partition_date, count(*) as measurements_quarantined
+    from {{ ref('int_measurements_quarantined') }}
+    group by 1
+
+),
+
+partitions as (
+
+    select partition_date from rows_read
+    union
+    select partition_date from accepted
+    union
+    select partition_date from quarantined
 
 ),
 
 final as (
 
     select
-        coalesce(rows_read.partition_date, gated.partition_date) as partition_date,
+        partitions.partition_date,
         coalesce(rows_read.rows_read, 0) as rows_read,
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }} as measurements_expected,
-        coalesce(gated.measurements_accepted, 0) as measurements_accepted,
-        coalesce(gated.measurements_quarantined, 0) as measurements_quarantined,
+        coalesce(accepted.measurements_accepted, 0) as measurements_accepted,
+        coalesce(quarantined.measurements_quarantined, 0) as measurements_quarantined,
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }}
-            = coalesce(gated.measurements_accepted, 0) + coalesce(gated.measurements_quarantined, 0)
-            as is_reconciled
+            = coalesce(accepted.measurements_accepted, 0)
+            + coalesce(quarantined.measurements_quarantined, 0) as is_reconciled
 
-    from rows_read
-    full outer join gated on rows_read.partition_date = gated.partition_date
+    from partitions
+    left join rows_read on partitions.partition_date = rows_read.partition_date
+    left join accepted on partitions.partition_date = accepted.partition_date
+    left join quarantined on partitions.partition_date = quarantined.partition_date
 
 )
 

@@ -8,6 +8,4 @@ select
     metric_value_pct,
     partition_date,
     measured_at
-
-from {{ ref('int_measurements_gated') }}
-where quarantine_reason is not null
+from {{ ref('int_measurements_quarantined') }}
