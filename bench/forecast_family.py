@@ -68,7 +68,7 @@ def accuracy(backtest) -> dict:
             "coverage_80": round(inside80.mean(), 3), "coverage_95": round(inside95.mean(), 3),
             "mae_pct": round(ae.mean(), 3),
             "quarter_end_mae_ratio": round(ae[group.is_end_of_quarter].mean() / ae.mean(), 3),
-            "n_forecasts": int(len(group)),
+            "n_forecasts": len(group),
         }
         if "native_lower_80_pct" in group and group.native_lower_80_pct.notna().any():
             native = group.actual_pct.between(group.native_lower_80_pct, group.native_upper_80_pct)
@@ -93,7 +93,7 @@ def family(path: str, name: str) -> dict:
     result = {
         "family": name, "series": series, "backtest_seconds": round(backtest_s, 1),
         "train_seconds": round(train_s, 1), "score_seconds": round(score_s, 1),
-        "total_seconds": round(backtest_s + train_s + score_s, 1), "forecast_rows": int(len(scored)),
+        "total_seconds": round(backtest_s + train_s + score_s, 1), "forecast_rows": len(scored),
         "accuracy": accuracy(backtest),
     }
     if name == "prophet":

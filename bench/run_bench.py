@@ -1,5 +1,6 @@
 """Benchmarks: generator, warehouse (staging + daily facts + features), pandas baseline,
-one incremental day, forecasting families (fit + backtest + score, accuracy). Results go to bench/results/<section>.json and bench/results/README.md.
+one incremental day, forecasting families (fit + backtest + score, accuracy).
+Results go to bench/results/<section>.json.
 
     .venv/bin/python bench/run_bench.py                       # 120 and 1,000 servers
     .venv/bin/python bench/run_bench.py --servers 120 --sections generator

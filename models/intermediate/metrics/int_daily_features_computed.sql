@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized = 'incremental',
+        incremental_strategy = 'delete+insert',
+        unique_key = 'metric_date',
+        on_schema_change = 'fail'
+    )
+}}
+-- depends_on: {{ ref('int_raw_partitions_loaded') }}
+{%- set history_days = [var('feature_lags') | max, var('rolling_windows') | max] | max %}
 -- The SQL feature layer, long format (one row per server x metric x day, gap days included
 -- so that "lag k" always means k calendar days). Lags and rolling windows come from the
 -- feature_lags / rolling_windows vars via macros.
@@ -5,11 +15,27 @@
 -- Leakage rule: every feature on row t uses data from days <= t only. To forecast day t+h,
 -- take the features of the origin row t (plus the calendar of t+h, which is known ahead).
 -- Low-coverage days are not used as values (p95 NULL, is_observed false) but stay as rows.
+-- Incremental: rows from the first partition loaded in this run onwards are recomputed,
+-- reading {{ history_days }} days of earlier history (the longest lag or window) for them.
 with
+
+recompute_from as (
+
+    {% if is_incremental() -%}
+    select min(partition_date) as first_date
+    from {{ ref('int_raw_partitions_loaded') }}
+    where loaded_at = {{ run_started_at_timestamp() }}
+    {%- else -%}
+    select date '1900-01-01' as first_date
+    {%- endif %}
+
+),
 
 daily as (
 
-    select * from {{ ref('int_daily_metrics_aggregated') }}
+    select *
+    from {{ ref('int_daily_metrics_aggregated') }}
+    where metric_date >= (select first_date from recompute_from) - interval {{ history_days }} day
 
 ),
 
@@ -22,7 +48,7 @@ calendar as (
 series_bounds as (
 
     select server_id, metric, min(metric_date) as first_date, max(metric_date) as last_date
-    from daily
+    from {{ ref('int_daily_metrics_aggregated') }}
     group by server_id, metric
 
 ),
@@ -33,6 +59,8 @@ grid as (
     from series_bounds
     inner join calendar
         on calendar.calendar_date between series_bounds.first_date and series_bounds.last_date
+    where calendar.calendar_date
+        >= (select first_date from recompute_from) - interval {{ history_days }} day
 
 ),
 
@@ -77,3 +105,4 @@ features as (
 )
 
 select * from features
+where metric_date >= (select first_date from recompute_from)

@@ -7,7 +7,8 @@ recent as (
     select *
     from {{ ref('int_metrics_hourly_checked') }}
     where row_quarantine_reason is null
-      and partition_date > (select max(metric_date) from {{ ref('int_daily_metrics_aggregated') }})
+      -- bound from the small load log, so DuckDB prunes the Parquet partitions
+      and partition_date > (select max(partition_date) from {{ ref('int_raw_partitions_loaded') }})
           - interval 28 day
     qualify row_number() over (
         partition by server_id, measured_at order by source_file, file_row_number
