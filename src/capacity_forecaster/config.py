@@ -113,6 +113,7 @@ def validate_vars(values: Mapping[str, Any]) -> None:
         ("high_risk_threshold", 0, 100),
         ("very_high_risk_threshold", 0, 100),
         ("underutilized_threshold", 0, 100),
+        ("consolidation_peak_ceiling", 0, 100),
         ("holdout_fraction", 0.05, 0.5),
         ("forecast_horizon_days", 1, 366),
         ("min_history_days", 1, 3650),

@@ -1,5 +1,17 @@
+-- depends_on: {{ ref('int_raw_partitions_loaded') }}
 -- Intraday profile per server x metric x hour of day over the most recent 28 days: which
 -- hours carry the load, and how much of it falls in business hours.
+{#- The window start is looked up at run time and inlined as a literal, so DuckDB prunes the
+    Parquet partitions (a subquery bound made it scan every file). -#}
+{%- set window_start = "date '1900-01-01'" %}
+{%- if execute %}
+    {%- set result = run_query(
+        "select cast(max(partition_date) - interval 28 day as date) from "
+        ~ ref('int_raw_partitions_loaded')) %}
+    {%- if result and result.columns[0].values()[0] is not none %}
+        {%- set window_start = "date '" ~ result.columns[0].values()[0] ~ "'" %}
+    {%- endif %}
+{%- endif %}
 with
 
 recent as (
@@ -7,9 +19,7 @@ recent as (
     select *
     from {{ ref('int_metrics_hourly_checked') }}
     where row_quarantine_reason is null
-      -- bound from the small load log, so DuckDB prunes the Parquet partitions
-      and partition_date > (select max(partition_date) from {{ ref('int_raw_partitions_loaded') }})
-          - interval 28 day
+      and partition_date > {{ window_start }}
     qualify row_number() over (
         partition by server_id, measured_at order by source_file, file_row_number
     ) = 1

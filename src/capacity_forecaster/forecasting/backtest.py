@@ -87,7 +87,9 @@ def _long(panel: Panel, model: str, origin: int, yhat: np.ndarray, native: np.nd
     frame = pd.DataFrame({
         "model": model, "series": s, "origin_date": panel.dates[origin],
         "forecast_date": panel.dates[origin] + pd.to_timedelta(h, "D"), "horizon_days": h,
-        "yhat_pct": yhat[cols].ravel(),
+        # Daily P95 is a percentage: a forecast beyond 0-100 (trees extrapolating growth) is
+        # physically impossible, so it is clipped like the interval bounds.
+        "yhat_pct": np.clip(yhat[cols].ravel(), 0.0, 100.0),
     })
     if with_actuals:
         frame["actual_pct"] = panel.y[origin + h, s]

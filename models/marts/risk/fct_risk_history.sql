@@ -1,0 +1,27 @@
+{{
+    config(
+        materialized = 'incremental',
+        incremental_strategy = 'append',
+        on_schema_change = 'fail'
+    )
+}}
+-- Forecast of record: every build appends its server risk classes, so a planner can see how
+-- a flag moved from run to run.
+select
+    run_id,
+    server_id,
+    archetype,
+    risk_class,
+    driving_metric,
+    window_days,
+    days_to_breach_high,
+    max_forecast_p95_pct,
+    p_breach_high,
+    is_low_confidence,
+    origin_date,
+    {{ run_started_at_timestamp() }} as recorded_at
+
+from {{ ref('fct_server_risk') }}
+{% if is_incremental() %}
+where run_id not in (select distinct run_id from {{ this }})
+{% endif %}

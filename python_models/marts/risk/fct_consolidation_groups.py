@@ -1,0 +1,16 @@
+"""Consolidation groups of underutilized servers (K-Means on intraday profiles).
+Logic: capacity_forecaster.consolidation."""
+
+from capacity_forecaster.consolidation import consolidation_groups
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return consolidation_groups(
+        dbt.ref("fct_server_risk").to_arrow_table(),
+        dbt.ref("int_hourly_profiles_aggregated").to_arrow_table(),
+        dbt.ref("stg_raw__servers").to_arrow_table(),
+        ceiling_pct=float(dbt.config.get("consolidation_peak_ceiling")),
+        window_days=int(dbt.config.get("consolidation_window_days")),
+        seed=int(dbt.config.get("seed")),
+    )
