@@ -38,6 +38,7 @@ def settings_for(models: list[str]) -> ForecastSettings:
         "train_origin_stride_days": cfg["train_origin_stride_days"],
         "horizons_per_origin": cfg["horizons_per_origin"],
         "max_train_rows_per_archetype": cfg["max_train_rows_per_archetype"],
+        "max_train_rows_global": cfg["max_train_rows_global"],
         "prophet_backtest_servers_per_archetype": cfg["prophet_backtest_servers_per_archetype"],
         "n_jobs": cfg["forecast_n_jobs"], "seed": cfg["forecast_seed"],
     }))

@@ -36,6 +36,11 @@ def choose_k(features: np.ndarray, seed: int) -> tuple[int, float | None]:
     return best_k, best_score
 
 
+def _demand(profile_pct: pd.DataFrame, capacity: pd.Series) -> np.ndarray:
+    """Combined hourly demand in capacity units (vCPUs, GB) of the rows of a % profile."""
+    return (profile_pct.to_numpy() / 100 * capacity.to_numpy()[:, None]).sum(axis=0)
+
+
 def consolidation_groups(server_risk, hourly_profiles, servers, ceiling_pct: float,
                          window_days: int, seed: int) -> pd.DataFrame:
     from sklearn.cluster import KMeans
@@ -60,8 +65,8 @@ def consolidation_groups(server_risk, hourly_profiles, servers, ceiling_pct: flo
     for group in sorted(set(labels)):
         members = wide.index[labels == group]
         info = inventory.loc[members]
-        cpu = (wide.loc[members, "cpu"].to_numpy() / 100 * info["vcpus"].to_numpy()[:, None]).sum(axis=0)
-        mem = (wide.loc[members, "memory"].to_numpy() / 100 * info["memory_gb"].to_numpy()[:, None]).sum(axis=0)
+        cpu = _demand(wide.loc[members, "cpu"], info["vcpus"])
+        mem = _demand(wide.loc[members, "memory"], info["memory_gb"])
         biggest = info.sort_values(["vcpus", "memory_gb"]).iloc[-1]
         usable = ceiling_pct / 100
         hosts = max(1, math.ceil(cpu.max() / (usable * biggest.vcpus)),

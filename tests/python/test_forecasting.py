@@ -36,6 +36,7 @@ def settings(**models_enabled) -> ForecastSettings:
         "models": models, "horizon_days": 28, "holdout_fraction": 0.25, "cv_folds": 3,
         "min_history_days": 60, "backtest_origins": 3, "train_origin_stride_days": 3,
         "horizons_per_origin": 6, "max_train_rows_per_archetype": 5000,
+        "max_train_rows_global": 100_000,
         "prophet_backtest_servers_per_archetype": 1, "n_jobs": 1, "seed": 0,
     }))
 
@@ -154,3 +155,29 @@ def test_settings_require_every_key():
     del raw["horizon_days"]
     with pytest.raises(ConfigError, match="horizon_days"):
         ForecastSettings.from_json(json.dumps(raw))
+
+
+def test_training_rows_capped_by_sampling_series_per_origin():
+    panel = panel_from(daily_frame(days=400, servers=6))
+    builder = DesignBuilder(panel)
+    full_x, _ = builder.training_set(300, 28, 3, 6, np.random.default_rng(0))
+    capped_x, capped_y = builder.training_set(300, 28, 3, 6, np.random.default_rng(0), max_rows=2000)
+    assert len(full_x) > 5000
+    assert 1000 <= len(capped_x) <= 2200 and len(capped_y) == len(capped_x)
+
+
+def test_unvalidated_horizons_get_widened_flagged_intervals():
+    from capacity_forecaster.forecasting.intervals import apply_intervals, quantile_table
+
+    residuals = pd.DataFrame({
+        "model": "m", "metric": "cpu", "horizon_days": np.tile(np.arange(1, 15), 20),
+        "actual_pct": 50 + np.random.default_rng(0).normal(0, 2, 280), "yhat_pct": 50.0, "scale": 1.0,
+    })
+    table = quantile_table(residuals, (0.8, 0.95))
+    forecasts = pd.DataFrame({"model": "m", "metric": "cpu", "horizon_days": [3, 10, 45, 80],
+                              "yhat_pct": 50.0, "scale": 1.0})
+    out = apply_intervals(forecasts, table, (0.8, 0.95))
+    assert out[["yhat_lower_80_pct", "yhat_upper_95_pct"]].notna().all().all()
+    assert out.is_interval_extrapolated.tolist() == [False, False, True, True]
+    width = out.yhat_upper_80_pct - out.yhat_lower_80_pct
+    assert width.iloc[3] > width.iloc[2] > width.iloc[1]

@@ -19,6 +19,7 @@ def test_flags_scored_against_future_crossings_within_the_window():
     })
     scores = score_against_truth(risk, truth).set_index("threshold_pct")
     at80 = scores.loc[80.0]
-    assert (at80.true_positives, at80.false_positives, at80.false_negatives, at80.true_negatives) == (1, 1, 1, 1)
+    counts = (at80.true_positives, at80.false_positives, at80.false_negatives, at80.true_negatives)
+    assert counts == (1, 1, 1, 1)
     assert at80.precision == 0.5 and at80.recall == 0.5
     assert scores.loc[90.0].true_negatives == 4 and pd.isna(scores.loc[90.0].precision)

@@ -1,7 +1,8 @@
 -- Forecasts 1..H days past the last observed day for every live server x metric, from every
 -- enabled model. is_champion marks the one to use: the archetype x metric champion, or the
 -- pooled archetype forecast for cold-start series (or when the champion could not forecast
--- a series) - those are is_low_confidence.
+-- a series) - those are is_low_confidence, like horizons longer than the backtest could
+-- validate (short history: intervals extrapolated).
 with
 
 scored as (
@@ -65,7 +66,8 @@ final as (
         yhat_lower_95_pct,
         yhat_upper_95_pct,
         is_champion,
-        is_cold_start or (is_champion and choice_priority = 2) as is_low_confidence,
+        is_cold_start or is_interval_extrapolated or (is_champion and choice_priority = 2)
+            as is_low_confidence,
         cast(origin_date as date) as origin_date,
         cast(forecast_date as date) as forecast_date,
         trained_at

@@ -49,11 +49,28 @@ def quantile_table(residuals: pd.DataFrame, levels: tuple[float, ...]) -> pd.Dat
     return merged[["model", "metric", "bucket", *[c for c in fine.columns if c.startswith("q")]]]
 
 
+def _extend_to_all_buckets(quantiles: pd.DataFrame) -> pd.DataFrame:
+    """Buckets the backtest could not reach (short history) borrow the longest validated
+    bucket's quantiles, widened by sqrt(horizon ratio) - and are flagged as extrapolated."""
+    q_cols = [c for c in quantiles.columns if c.startswith("q")]
+    mids = np.array([(lo + min(hi, 90)) / 2 for lo, hi in INTERVAL_BUCKETS])
+    parts = [quantiles.assign(is_interval_extrapolated=False)]
+    for (model, metric), group in quantiles.groupby(["model", "metric"]):
+        longest = group.loc[group["bucket"].idxmax()]
+        for bucket in range(int(longest["bucket"]) + 1, len(INTERVAL_BUCKETS)):
+            widened = longest[q_cols] * np.sqrt(mids[bucket] / mids[int(longest["bucket"])])
+            parts.append(pd.DataFrame([{"model": model, "metric": metric, "bucket": bucket,
+                                        **widened.to_dict(), "is_interval_extrapolated": True}]))
+    return pd.concat(parts, ignore_index=True)
+
+
 def apply_intervals(forecasts: pd.DataFrame, quantiles: pd.DataFrame,
                     levels: tuple[float, ...]) -> pd.DataFrame:
     """Add yhat_lower_/yhat_upper_<level>_pct columns (clipped to 0-100)."""
     frame = forecasts.assign(bucket=interval_bucket(forecasts["horizon_days"]))
-    frame = frame.merge(quantiles, on=["model", "metric", "bucket"], how="left")
+    frame = frame.merge(_extend_to_all_buckets(quantiles), on=["model", "metric", "bucket"],
+                        how="left")
+    frame["is_interval_extrapolated"] = frame["is_interval_extrapolated"].fillna(True).astype(bool)
     for level in levels:
         lo, hi = f"q{(1 - level) / 2:.4f}", f"q{(1 + level) / 2:.4f}"
         tag = level_tag(level)

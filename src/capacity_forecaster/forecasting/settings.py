@@ -30,6 +30,7 @@ class ForecastSettings:
     train_origin_stride_days: int
     horizons_per_origin: int
     max_train_rows_per_archetype: int
+    max_train_rows_global: int
     prophet_backtest_servers_per_archetype: int
     n_jobs: int
     seed: int
@@ -48,6 +49,7 @@ class ForecastSettings:
                 train_origin_stride_days=int(raw["train_origin_stride_days"]),
                 horizons_per_origin=int(raw["horizons_per_origin"]),
                 max_train_rows_per_archetype=int(raw["max_train_rows_per_archetype"]),
+                max_train_rows_global=int(raw["max_train_rows_global"]),
                 prophet_backtest_servers_per_archetype=int(raw["prophet_backtest_servers_per_archetype"]),
                 n_jobs=int(raw["n_jobs"]),
                 seed=int(raw["seed"]),

@@ -85,16 +85,26 @@ class DesignBuilder:
 
     def training_set(self, train_end: int, horizon: int, stride: int, per_origin: int,
                      rng: np.random.Generator, series: np.ndarray | None = None,
-                     first_origin: int = 30) -> tuple[np.ndarray, np.ndarray]:
-        """Sampled (origin, horizon) pairs whose target day is <= train_end."""
+                     first_origin: int = 30, max_rows: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Sampled (origin, horizon) pairs whose target day is <= train_end.
+
+        With `max_rows`, each origin draws only a random share of the series, so the matrix
+        never grows past about max_rows however large the fleet (memory stays bounded)."""
         series = np.arange(self.panel.n_series) if series is None else series
+        origins = range(first_origin, train_end, stride)
+        share = 1.0
+        if max_rows and len(origins):
+            share = min(1.0, max_rows / (series.size * len(origins) * per_origin))
         xs, ys = [], []
-        for origin in range(first_origin, train_end, stride):
+        for origin in origins:
             room = min(horizon, train_end - origin)
             if room < 1:
                 break
-            h = rng.integers(1, room + 1, size=(series.size, per_origin)).ravel()
-            s = np.repeat(series, per_origin)
+            chosen = series if share >= 1.0 else rng.choice(
+                series, max(1, round(series.size * share)), replace=False)
+            h = rng.integers(1, room + 1, size=(chosen.size, per_origin)).ravel()
+            s = np.repeat(chosen, per_origin)
             x, level = self.rows(origin, h, s)
             y = self.panel.y[origin + h, s] - level
             keep = np.isfinite(y) & np.isfinite(level)
@@ -187,7 +197,7 @@ def fit_tabular(name: str, builder: DesignBuilder, train_end: int, settings, rng
     estimators: dict[str, Any] = {}
     rows = 0
     if name == "global_hgb":
-        x, y = builder.training_set(train_end, **kwargs)
+        x, y = builder.training_set(train_end, max_rows=settings.max_train_rows_global, **kwargs)
         if y.size:
             estimators["*"] = make_estimator(name, params, settings.n_jobs, settings.seed,
                                              builder.categorical).fit(x, y)
