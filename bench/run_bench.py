@@ -122,7 +122,7 @@ def bench_warehouse(sizes: list[int]) -> dict:
                 f"select count(*) from read_parquet('{raw}/metrics/*/*.parquet')"
             ).fetchone()[0]
             out[str(n)]["duckdb_file_mb"] = round((work / "bench.duckdb").stat().st_size / 1e6, 1)
-        shutil.rmtree(raw)
+        shutil.rmtree(raw / "metrics")  # the inventory stays: stg_raw__servers is a view on it
     return out
 
 

@@ -1,4 +1,4 @@
-"""`capfc`: generate a fleet, push it to S3, build the warehouse, or do it all."""
+"""`capfc`: generate a fleet, push it to S3, build the warehouse, render the report, or all."""
 
 from __future__ import annotations
 
@@ -115,6 +115,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from capacity_forecaster.report import render_report
+    from capacity_forecaster.warehouse import PUBLISHED_FILE, warehouse_dir
+
+    project_dir = find_project_dir(Path(args.project_dir) if args.project_dir else None)
+    database = Path(args.database) if args.database else warehouse_dir(project_dir) / PUBLISHED_FILE
+    if not database.exists():
+        raise ConfigError(f"no warehouse at {database}: run `capfc build` first")
+    out = Path(args.out) if args.out else warehouse_dir(project_dir) / "report"
+    result = render_report(database, out)
+    print(f"report: {result.index} and {result.eda} ({result.seconds:.1f}s)")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     project_dir, _, cfg = _context(args)
     raw = cfg["raw_root"]
@@ -125,7 +139,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print(f"using existing raw data in {raw} (--regenerate to simulate a new fleet)")
     args.full_refresh, args.select, args.exclude = False, None, None
-    return cmd_build(args)
+    cmd_build(args)
+    args.database, args.out = None, None
+    return cmd_report(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exclude", nargs="+", help="dbt nodes to leave out")
     build.set_defaults(func=cmd_build)
 
-    run = sub.add_parser("run", help="everything: generate (if no raw data) and build")
+    report = sub.add_parser("report", help="render the static HTML report from the warehouse")
+    report.add_argument("--database", help="DuckDB file (default: the published warehouse)")
+    report.add_argument("--out", help="output folder (default: warehouse/report)")
+    report.set_defaults(func=cmd_report)
+
+    run = sub.add_parser("run", help="everything: generate (if no raw data), build, report")
     fleet_options(run)
     run.add_argument("--regenerate", action="store_true", help="simulate a new fleet first")
     run.set_defaults(func=cmd_run)

@@ -25,10 +25,11 @@ def choose_k(features: np.ndarray, seed: int) -> tuple[int, float | None]:
     from sklearn.metrics import silhouette_score
 
     n = len(features)
-    if n < 4:
+    distinct = len(np.unique(features.round(9), axis=0))
+    if n < 4 or distinct < 2:
         return 1, None
     best_k, best_score = 1, -1.0
-    for k in range(2, min(MAX_K, n - 1) + 1):
+    for k in range(2, min(MAX_K, n - 1, distinct) + 1):
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
         score = float(silhouette_score(features, labels))
         if score > best_score:

@@ -152,3 +152,12 @@ def test_seed_compatible_csv(tmp_path):
     result = generate_fleet(spec, tmp_path / "raw", seed_csv=tmp_path / "server_metrics.csv.gz")
     rows = duckdb.sql(f"select count(*) from read_csv('{tmp_path}/server_metrics.csv.gz')").fetchone()
     assert rows[0] == result.metrics_rows
+
+
+def test_generating_without_future_leaves_truth_folder_alone(tmp_path):
+    spec = FleetSpec(servers=3, days=10, start=dt.date(2024, 1, 1), seed=1, future_days=5)
+    generate_fleet(spec, tmp_path / "raw", tmp_path / "truth")
+    before = sorted(p.name for p in (tmp_path / "truth" / "metrics").iterdir())
+    generate_fleet(dataclasses.replace(spec, future_days=0), tmp_path / "raw2", tmp_path / "truth")
+    assert sorted(p.name for p in (tmp_path / "truth" / "metrics").iterdir()) == before == [
+        f"date=2024-01-{d:02d}" for d in range(11, 16)]

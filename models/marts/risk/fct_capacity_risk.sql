@@ -112,10 +112,13 @@ history as (
 
 ),
 
-champions as (
+model_accuracy as (
 
-    select archetype, metric, mase as champion_backtest_mase
-    from {{ ref('fct_forecast_champions') }}
+    -- the backtest accuracy of the model actually used (the champion, or the pooled
+    -- fallback for low-confidence series)
+    select model, archetype, metric, mase as model_backtest_mase
+    from {{ ref('fct_backtest_metrics') }}
+    where horizon_bucket = 'all' and period = 'all'
 
 ),
 
@@ -127,7 +130,7 @@ classified as (
         history.trend_pct_per_30d,
         history.quarter_end_uplift_ratio,
         through_quarter_end.max_upper_80_to_quarter_end_pct,
-        champions.champion_backtest_mase,
+        model_accuracy.model_backtest_mase,
         case
             when windowed.max_forecast_p95_pct > windowed.very_high_risk_threshold_pct then 'very_high_risk'
             when windowed.max_forecast_p95_pct > windowed.high_risk_threshold_pct then 'high_risk'
@@ -143,8 +146,10 @@ classified as (
     left join through_quarter_end
         on windowed.server_id = through_quarter_end.server_id
         and windowed.metric = through_quarter_end.metric
-    left join champions
-        on windowed.archetype = champions.archetype and windowed.metric = champions.metric
+    left join model_accuracy
+        on windowed.model = model_accuracy.model
+        and windowed.archetype = model_accuracy.archetype
+        and windowed.metric = model_accuracy.metric
 
 ),
 
@@ -169,7 +174,7 @@ final as (
             upper_80_at_peak_pct, high_risk_threshold_pct, very_high_risk_threshold_pct,
             high_risk_threshold_pct, 100 * p_breach_high, coalesce(trend_pct_per_30d, 0),
             coalesce(quarter_end_uplift_ratio, 1), coalesce(avg_30d_pct, 0), model,
-            coalesce(champion_backtest_mase, 0), archetype,
+            coalesce(model_backtest_mase, 0), archetype,
             case when is_low_confidence then '; LOW CONFIDENCE (short history)' else '' end
         ) as why_flagged,
         model,
@@ -186,7 +191,7 @@ final as (
         trend_pct_per_30d,
         quarter_end_uplift_ratio,
         max_upper_80_to_quarter_end_pct,
-        champion_backtest_mase,
+        model_backtest_mase,
         high_risk_threshold_pct,
         very_high_risk_threshold_pct,
         underutilized_threshold_pct,

@@ -336,9 +336,11 @@ def generate_fleet(
     """
     if spec.future_days and truth_root is None:
         raise ValueError("future_days > 0 needs a truth_root to hold the hidden future")
-    for root in (raw_root, truth_root):
+    # A regenerated fleet replaces the old one whole; the truth folder is only touched when
+    # this run writes a hidden future (it may belong to another fleet otherwise).
+    for root in (raw_root, truth_root if spec.future_days else None):
         if root is not None and (root / "metrics").exists():
-            shutil.rmtree(root / "metrics")  # a regenerated fleet replaces the old one whole
+            shutil.rmtree(root / "metrics")
     rng = np.random.default_rng(spec.seed)
     srv = _draw_servers(spec, rng)
     ids = np.array(srv.ids)
