@@ -152,9 +152,9 @@ def _eda_context(con) -> dict:
         history = _rows(con, """
             select strftime(metric_date, '%Y-%m-%d') as day, p95_pct from main_marts.fct_server_daily_metrics
             where server_id = ? and metric = 'cpu' order by metric_date""", [row["server_id"]])
-        samples.append({**row, "svg": forecast_chart(
-            f"{row['archetype']} sample {row['server_id']}: daily CPU P95", [(h["day"], h["p95_pct"]) for h in history],
-            [], ())})
+        title = f"{row['archetype']} sample {row['server_id']}: daily CPU P95"
+        series = [(h["day"], h["p95_pct"]) for h in history]
+        samples.append({**row, "svg": forecast_chart(title, series, [], ())})
     pairs = [("cpu", "memory"), ("cpu", "disk_io"), ("cpu", "network"), ("memory", "disk_io"),
              ("memory", "network"), ("disk_io", "network")]
     corr_sql = ", ".join(f"corr({a}, {b}) as {a}__{b}" for a, b in pairs)

@@ -43,7 +43,8 @@ def forecast_chart(title: str, history: list[tuple[str, float]], forecast: list[
         line = " ".join(f"{x:.1f},{y(p['yhat']):.1f}" for x, p in zip(fx, forecast, strict=True))
         parts.append(f'<polyline class="forecast" points="{line}"/>')
     if history:
-        line = " ".join(f"{x:.1f},{y(v):.1f}" for x, (_, v) in zip(xs, history, strict=False) if v is not None)
+        points = zip(xs, history, strict=False)
+        line = " ".join(f"{x:.1f},{y(v):.1f}" for x, (_, v) in points if v is not None)
         parts.append(f'<polyline class="actual" points="{line}"/>')
         parts.append(f'<text x="{PAD}" y="{HEIGHT - 6}" class="axis">{escape(history[0][0])}</text>')
     if forecast:
@@ -66,9 +67,12 @@ def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "", refere
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for i, (label, value) in enumerate(items):
         w = max(0.0, value) / top * width
-        parts.append(f'<text x="4" y="{i * row + 15}" class="axis">{escape(label)}</text>'
-                     f'<rect x="{label_w}" y="{i * row + 4}" width="{w:.1f}" height="{row - 8}" class="bar"/>'
-                     f'<text x="{label_w + w + 4:.1f}" y="{i * row + 15}" class="axis">{value:.2f}{escape(unit)}</text>')
+        top_y = i * row
+        parts.append(
+            f'<text x="4" y="{top_y + 15}" class="axis">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{top_y + 4}" width="{w:.1f}" height="{row - 8}" class="bar"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{top_y + 15}" class="axis">'
+            f"{value:.2f}{escape(unit)}</text>")
     if reference is not None:
         x = label_w + reference / top * width
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height - 20}" class="threshold"/>')
