@@ -1,12 +1,27 @@
 {#- Feature columns generated from project vars, so the SQL never hard-codes a window. -#}
 
-{% macro lag_features(value_column, partition_by, order_by, lags=var('feature_lags')) -%}
+{% macro window_sizes(name) -%}
+    {#- A lag/window list var, validated where it is used (also at parse time): the values are
+        inlined into SQL, so anything but whole numbers in 1..366 is refused. -#}
+    {%- set values = var(name) -%}
+    {%- if values is string or values is not iterable or values | length == 0 -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-empty list of whole numbers in 1..366, got " ~ (values | tojson)) }}
+    {%- endif -%}
+    {%- for item in values -%}
+        {%- if item is not number or item != item | int or item < 1 or item > 366 -%}
+            {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a list of whole numbers in 1..366, got " ~ (item | tojson)) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(values) }}
+{%- endmacro %}
+
+{% macro lag_features(value_column, partition_by, order_by, lags=window_sizes('feature_lags')) -%}
     {%- for k in lags %}
     lag({{ value_column }}, {{ k }}) over (partition by {{ partition_by }} order by {{ order_by }}) as p95_lag_{{ k }}_pct{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
 
-{% macro rolling_features(value_column, partition_by, order_by, windows=var('rolling_windows')) -%}
+{% macro rolling_features(value_column, partition_by, order_by, windows=window_sizes('rolling_windows')) -%}
     {#- Windows end at the current day inclusive: a feature at origin t uses data up to t only. -#}
     {%- for w in windows %}
     avg({{ value_column }}) over (

@@ -12,14 +12,8 @@
                 " is not a safe path or s3:// URL (letters, digits and _ . / : @ = + - only)") }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in ['feature_lags', 'rolling_windows'] -%}
-        {%- for item in var(name) -%}
-            {%- if item is not number or item < 1 or item > 366 or item != item | int -%}
-                {{ exceptions.raise_compiler_error(
-                    "var " ~ name ~ " must be a list of whole numbers in 1..366, got " ~ (item | tojson)) }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endfor -%}
+    {%- do window_sizes('feature_lags') -%}
+    {%- do window_sizes('rolling_windows') -%}
     {%- for metric in var('metrics') -%}
         {%- if not modules.re.match('^[a-z][a-z0-9_]*$', metric | string) -%}
             {{ exceptions.raise_compiler_error("metric name " ~ (metric | tojson) ~ " must be a lowercase identifier") }}

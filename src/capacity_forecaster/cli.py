@@ -102,9 +102,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from capacity_forecaster.preflight import check_raw_root
     from capacity_forecaster.warehouse import build_and_publish
 
     project_dir, overrides, cfg = _context(args)
+    if not cfg["raw_root"].startswith("s3://"):
+        check_raw_root(_resolve(project_dir, cfg["raw_root"]))
     dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
     if args.select:
         dbt_args += ["--select", *args.select]
@@ -199,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as exc:  # one clear line for known failures, not a traceback
+        from capacity_forecaster.preflight import RawDataError
         from capacity_forecaster.s3_push import PushError
         from capacity_forecaster.warehouse import BuildError
 
-        if isinstance(exc, ConfigError | PushError | BuildError | ValueError):
+        if isinstance(exc, ConfigError | PushError | BuildError | RawDataError | ValueError):
             print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     ProfileNotFound,
+    ReadTimeoutError,
 )
 
 from capacity_forecaster.config import validate_bucket, validate_prefix
@@ -62,7 +65,8 @@ def _local_files(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def make_client(
-    profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 5
+    profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 5,
+    read_timeout: float = 60,
 ):
     """An S3 client on the standard credential chain with bounded retries and timeouts."""
     try:
@@ -72,7 +76,7 @@ def make_client(
     config = Config(
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=5,
-        read_timeout=60,
+        read_timeout=read_timeout,
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
     return session.client("s3", endpoint_url=endpoint_url, config=config)
@@ -85,7 +89,7 @@ def _explain(exc: Exception, bucket: str, endpoint_url: str | None) -> PushError
             "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "AWS_PROFILE (or var aws_profile), or run on an instance with a role"
         )
-    if isinstance(exc, EndpointConnectionError):
+    if isinstance(exc, EndpointConnectionError | ReadTimeoutError | ConnectTimeoutError):
         return PushError(f"cannot reach {where} after retries: {exc}")
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
@@ -124,6 +128,7 @@ def push_dataset(
     workers: int = 8,
     delete_extraneous: bool = False,
     max_attempts: int = 5,
+    read_timeout: float = 60,
     progress: Callable[[int, int], None] | None = None,
 ) -> PushResult:
     """Upload `local_root`'s metrics/ and inventory/ Parquet files under s3://bucket/prefix/."""
@@ -131,7 +136,8 @@ def push_dataset(
     files = list(_local_files(local_root))
     if not files:
         raise PushError(f"nothing to push: no Parquet files under {local_root}/metrics or /inventory")
-    client = make_client(profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts)
+    client = make_client(profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts,
+                         read_timeout)
     transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
     result = PushResult()
     try:
@@ -173,6 +179,10 @@ def push_dataset(
             result.extraneous = []
     except (ClientError, BotoCoreError) as exc:
         raise _explain(exc, bucket, endpoint_url) from exc
+    except S3UploadFailedError as exc:  # upload_file wraps the underlying failure
+        cause = exc.__cause__ or exc.__context__
+        raise (_explain(cause, bucket, endpoint_url) if isinstance(cause, ClientError | BotoCoreError)
+               else PushError(f"upload to s3://{bucket}/{prefix} failed: {exc}")) from exc
 
     missing = [k for k, size in expected.items() if remote.get(k) != size]
     if missing:

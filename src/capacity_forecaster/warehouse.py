@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
-BUILD_FILE = "build.duckdb"
+# Same file name as the published one: dbt-duckdb writes views with the catalog (= file
+# stem) baked in, so a copy under another name would break every view.
+BUILD_FILE = "build/capacity_forecaster.duckdb"
 PUBLISHED_FILE = "capacity_forecaster.duckdb"
 
 

@@ -126,7 +126,7 @@ def test_bi_reader_never_blocks_a_build_and_then_sees_new_marts(built_warehouse,
 
 def test_dbt_docs_generate(built_warehouse, tmp_path):
     env = {**os.environ, **built_warehouse.env,
-           "CAPFC_DUCKDB_PATH": str(built_warehouse.path.parent / "build.duckdb"),
+           "CAPFC_DUCKDB_PATH": str(built_warehouse.path.parent / "build" / "capacity_forecaster.duckdb"),
            "DBT_TARGET_PATH": str(tmp_path / "target")}
     done = subprocess.run([str(BIN / "dbt"), "docs", "generate", "--profiles-dir", "profiles",
                            "--vars", f"{{raw_root: '{built_warehouse.raw}'}}"],

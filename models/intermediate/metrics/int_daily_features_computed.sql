@@ -7,7 +7,7 @@
     )
 }}
 -- depends_on: {{ ref('int_raw_partitions_loaded') }}
-{%- set history_days = [var('feature_lags') | max, var('rolling_windows') | max] | max %}
+{%- set history_days = [window_sizes('feature_lags') | max, window_sizes('rolling_windows') | max] | max %}
 -- The SQL feature layer, long format (one row per server x metric x day, gap days included
 -- so that "lag k" always means k calendar days). Lags and rolling windows come from the
 -- feature_lags / rolling_windows vars via macros.

@@ -1,13 +1,14 @@
--- depends_on: {{ ref('int_raw_partitions_loaded') }}
+-- depends_on: {{ ref('int_daily_metrics_aggregated') }}
 -- Intraday profile per server x metric x hour of day over the most recent 28 days: which
 -- hours carry the load, and how much of it falls in business hours.
-{#- The window start is looked up at run time and inlined as a literal, so DuckDB prunes the
-    Parquet partitions (a subquery bound made it scan every file). -#}
+{#- The window ends at the newest accepted day (a future-dated file is quarantined, so it
+    cannot move it). Its start is looked up at run time and inlined as a literal, so DuckDB
+    prunes the Parquet partitions (a subquery bound made it scan every file). -#}
 {%- set window_start = "date '1900-01-01'" %}
 {%- if execute %}
     {%- set result = run_query(
-        "select cast(max(partition_date) - interval 28 day as date) from "
-        ~ ref('int_raw_partitions_loaded')) %}
+        "select cast(max(metric_date) - interval 28 day as date) from "
+        ~ ref('int_daily_metrics_aggregated')) %}
     {%- if result and result.columns[0].values()[0] is not none %}
         {%- set window_start = "date '" ~ result.columns[0].values()[0] ~ "'" %}
     {%- endif %}
