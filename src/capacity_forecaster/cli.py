@@ -118,6 +118,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metric_map(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        metric, sep, name = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--metric takes METRIC=NAME (e.g. cpu=cpu.pct), got {pair!r}")
+        out[metric] = name
+    return out
+
+
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.csv_import import import_csv
+
+    project_dir, _, cfg = _context(args)
+    out = _resolve(project_dir, cfg["raw_root"])
+    for path in args.files:
+        result = import_csv(
+            Path(path), out, layout=args.layout, timestamp_column=args.timestamp_column,
+            server_column=args.server_column, metric_column=args.metric_column,
+            value_column=args.value_column, metric_map=_metric_map(args.metric),
+            timezone=args.timezone, units=args.units, archetype=args.archetype,
+        )
+        step = f"{result.sampling_minutes:g}-minute" if result.sampling_minutes else "unknown"
+        print(f"{path}: {result.rows_in:,} rows ({step} samples, {result.units}) -> "
+              f"{result.hourly_rows:,} hourly rows for {result.servers} servers "
+              f"({result.servers_added} new in the inventory) in {cfg['raw_root']}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from capacity_forecaster.report import render_report
     from capacity_forecaster.warehouse import PUBLISHED_FILE, warehouse_dir
@@ -190,6 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="output folder (default: warehouse/report)")
     report.set_defaults(func=cmd_report)
 
+    imp = sub.add_parser("import", help="import real metrics into the raw contract")
+    imp_sub = imp.add_subparsers(dest="source", required=True)
+    csv = imp_sub.add_parser("csv", help="long or wide CSV exports, any sampling interval")
+    csv.add_argument("files", nargs="+", help="CSV files")
+    csv.add_argument("--layout", choices=["long", "wide"], default="long",
+                     help="long: timestamp,server,metric,value; wide: a column per metric")
+    csv.add_argument("--timestamp-column", default="timestamp")
+    csv.add_argument("--server-column", default="server_id")
+    csv.add_argument("--metric-column", default="metric", help="long layout")
+    csv.add_argument("--value-column", default="value", help="long layout")
+    csv.add_argument("--metric", action="append", metavar="METRIC=NAME",
+                     help="map cpu|memory|disk_io|network to the file's metric value or column")
+    csv.add_argument("--timezone", default="UTC", help="zone of timestamps without an offset")
+    csv.add_argument("--units", choices=["auto", "percent", "fraction"], default="auto")
+    csv.add_argument("--archetype", default="unknown", help="archetype for new servers")
+    csv.add_argument("--raw-root", help="override var raw_root")
+    csv.set_defaults(func=cmd_import_csv)
+
     run = sub.add_parser("run", help="everything: generate (if no raw data), build, report")
     fleet_options(run)
     run.add_argument("--regenerate", action="store_true", help="simulate a new fleet first")
@@ -202,11 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as exc:  # one clear line for known failures, not a traceback
+        from capacity_forecaster.importers.csv_import import CsvImportError
         from capacity_forecaster.preflight import RawDataError
         from capacity_forecaster.s3_push import PushError
         from capacity_forecaster.warehouse import BuildError
 
-        if isinstance(exc, ConfigError | PushError | BuildError | RawDataError | ValueError):
+        if isinstance(exc, ConfigError | PushError | BuildError | RawDataError | CsvImportError
+                      | ValueError):
             print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

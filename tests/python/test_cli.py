@@ -6,7 +6,7 @@ from conftest import capfc
 from capacity_forecaster.cli import build_parser
 
 
-@pytest.mark.parametrize("command", ["generate", "push", "build", "report", "run"])
+@pytest.mark.parametrize("command", ["generate", "push", "build", "report", "run", "import"])
 def test_every_subcommand_has_help(command):
     completed = capfc(command, "--help")
     assert "usage: capfc" in completed.stdout and command in completed.stdout
@@ -14,7 +14,7 @@ def test_every_subcommand_has_help(command):
 
 def test_parser_knows_all_subcommands():
     choices = build_parser()._subparsers._group_actions[0].choices
-    assert set(choices) == {"generate", "push", "build", "report", "run"}
+    assert set(choices) == {"generate", "push", "build", "report", "run", "import"}
 
 
 def test_unsafe_raw_root_rejected_before_dbt_runs(tmp_path):

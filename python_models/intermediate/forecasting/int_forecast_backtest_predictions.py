@@ -6,6 +6,7 @@ from capacity_forecaster.forecasting.pipeline import backtest_predictions
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # Refs stay literal in each model: dbt finds dependencies by parsing these calls.
     # to_arrow_table(): Arrow, not pandas, and fully read before the next ref is queried.
     return backtest_predictions(
         dbt.ref("int_daily_features_computed").to_arrow_table(),

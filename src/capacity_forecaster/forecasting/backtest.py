@@ -27,6 +27,14 @@ from capacity_forecaster.forecasting.settings import TABULAR_MODELS, ForecastSet
 from capacity_forecaster.forecasting.tabular import DesignBuilder, FittedTabular, fit_tabular
 
 Log = Callable[[str], None]
+CV_COLUMNS = {"fold": "int64", "model": "str", "train_end_date": "datetime64[ns]",
+              "horizon_days": "int64", "n_forecasts": "int64", "mae": "float64", "mase": "float64",
+              "fit_seconds": "float64"}
+
+
+def supported_horizon(panel: Panel, settings: ForecastSettings) -> int:
+    """Forecast no further ahead than half the history (weeks of data -> days of forecast)."""
+    return max(1, min(settings.horizon_days, len(panel.dates) // 2))
 
 
 @dataclass(frozen=True)
@@ -149,8 +157,12 @@ def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log
     """Expanding-window time-series CV inside the training part (before the split)."""
     plan = plan_backtest(panel, settings)
     horizon = plan.horizon
-    first = max(60, plan.split // (settings.cv_folds + 1))
-    cuts = np.linspace(first, plan.split - 1 - horizon, settings.cv_folds).round().astype(int)
+    last_cut = plan.split - 1 - horizon
+    first = min(max(60, plan.split // (settings.cv_folds + 1)), last_cut)
+    if last_cut < 30:
+        log(f"cv skipped: {plan.split} training days leave no room for {settings.cv_folds} folds")
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in CV_COLUMNS.items()})
+    cuts = np.unique(np.linspace(first, last_cut, settings.cv_folds).round().astype(int))
     rng = np.random.default_rng(settings.seed)
     builder = DesignBuilder(panel)
     rows = []
@@ -198,7 +210,8 @@ def train_final(panel: Panel, settings: ForecastSettings, log: Log = print) -> T
             tabular[model] = fit_tabular(model, builder, origin, settings, rng)
         elif model == "prophet":
             live = np.flatnonzero(panel.observed_days(origin) > 0)
-            yhat, native = local_forecast(model, panel, origin, settings.horizon_days, settings, live)
+            yhat, native = local_forecast(model, panel, origin, supported_horizon(panel, settings),
+                                          settings, live)
             prophet = {"yhat": yhat, "native": native}
         seconds[model] = round(time.perf_counter() - started, 3)
         log(f"trained {model} in {seconds[model]}s")
@@ -207,7 +220,7 @@ def train_final(panel: Panel, settings: ForecastSettings, log: Log = print) -> T
 
 def score(panel: Panel, trained: TrainedModels, settings: ForecastSettings) -> pd.DataFrame:
     """Forecasts 1..H days past the last observed day from every enabled model."""
-    origin, horizon = trained.origin, settings.horizon_days
+    origin, horizon = trained.origin, supported_horizon(panel, settings)
     builder = DesignBuilder(panel)
     frames = []
     for model in [*settings.enabled_models, "archetype_pooled"]:

@@ -122,6 +122,17 @@ def _context(con) -> dict:
                    count(*) filter (where is_low_coverage) as low_coverage_days
             from main_marts.fct_server_daily_metrics""")[0],
     }
+    reach = _rows(con, """
+        select (select max(horizon_days) from main_marts.fct_forecasts) as max_horizon,
+               (select max(window_days) from main_marts.fct_capacity_risk) as max_window,
+               (select count(distinct metric_date) from main_marts.fct_server_daily_metrics) as days""")[0]
+    horizon_note = None
+    capped = reach["max_horizon"] is not None and reach["max_window"]
+    if capped and reach["max_horizon"] < reach["max_window"]:
+        horizon_note = (
+            f"Short history: {reach['days']} days of data support forecasts up to "
+            f"{reach['max_horizon']} days ahead (half the history), so the {reach['max_window']}-day "
+            f"risk view covers only those days; yearly seasonality is off below two years.")
     last = quality["reconciliation"]["last_partition"]
     quality["freshness_days"] = (dt.date.today() - last).days if last else None
     consolidation = _rows(con, """
@@ -140,7 +151,7 @@ def _context(con) -> dict:
             "Holdout MASE by model (1 = in-sample seasonal naive error)",
             [(a["model"], a["mase"]) for a in accuracy], reference=1.0),
         "by_archetype": by_archetype, "quality": quality, "consolidation": consolidation,
-        "risk_backtest": backtest,
+        "risk_backtest": backtest, "horizon_note": horizon_note,
     }
 
 

@@ -1,0 +1,1 @@
+"""Importers that turn real monitoring data into the raw data contract."""
