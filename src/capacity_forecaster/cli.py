@@ -147,6 +147,22 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.cloudwatch import import_cloudwatch
+
+    project_dir, _, cfg = _context(args)
+    tags = dict(_metric_map(args.tag)) if args.tag else None
+    parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
+    result = import_cloudwatch(
+        _resolve(project_dir, cfg["raw_root"]), parse(args.start), parse(args.end),
+        capacities=cfg["instance_capacity"], instance_ids=args.instance_id, tags=tags,
+        region=args.region, endpoint_url=args.endpoint_url, profile=args.profile or cfg["aws_profile"],
+    )
+    print(f"{result.instances} instances -> {result.hourly_rows:,} hourly rows in {cfg['raw_root']} "
+          f"({result.statistic_source})")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from capacity_forecaster.report import render_report
     from capacity_forecaster.warehouse import PUBLISHED_FILE, warehouse_dir
@@ -237,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--raw-root", help="override var raw_root")
     csv.set_defaults(func=cmd_import_csv)
 
+    cw = imp_sub.add_parser("cloudwatch", help="EC2 / CloudWatch-agent metrics via GetMetricData")
+    cw.add_argument("--instance-id", action="append", help="instance id (repeatable)")
+    cw.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag filter (repeatable)")
+    cw.add_argument("--start", required=True, help="UTC start, YYYY-MM-DD[THH:MM]")
+    cw.add_argument("--end", required=True, help="UTC end, YYYY-MM-DD[THH:MM]")
+    cw.add_argument("--region", help="AWS region (default: the credential chain's, else us-east-1)")
+    cw.add_argument("--endpoint-url", help="CloudWatch/EC2-compatible endpoint")
+    cw.add_argument("--profile", help="AWS profile (var aws_profile)")
+    cw.add_argument("--raw-root", help="override var raw_root")
+    cw.set_defaults(func=cmd_import_cloudwatch)
+
     run = sub.add_parser("run", help="everything: generate (if no raw data), build, report")
     fleet_options(run)
     run.add_argument("--regenerate", action="store_true", help="simulate a new fleet first")
@@ -249,13 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as exc:  # one clear line for known failures, not a traceback
+        from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
         from capacity_forecaster.importers.csv_import import CsvImportError
         from capacity_forecaster.preflight import RawDataError
         from capacity_forecaster.s3_push import PushError
         from capacity_forecaster.warehouse import BuildError
 
         if isinstance(exc, ConfigError | PushError | BuildError | RawDataError | CsvImportError
-                      | ValueError):
+                      | CloudWatchImportError | ValueError):
             print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -230,7 +231,8 @@ def test_s3_server_stalls_mid_upload_then_rerun_completes(moto, small_fleet):
         assert head["Metadata"][CHECKSUM_KEY] == _sha(path)
 
 
-CANARY = "capfc-canary-secret-7f3e9b"
+# Made at run time, so it can only be found where the run wrote it (not in this file).
+CANARY = "capfc-canary-" + secrets.token_hex(12)
 SECRET_PATTERNS = (re.compile(r"AKIA[0-9A-Z]{16}"), re.compile(re.escape(CANARY)))
 
 
