@@ -126,7 +126,10 @@ def bench_warehouse(sizes: list[int]) -> dict:
     return out
 
 
-def bench_forecasting(sizes: list[int]) -> dict:
+FAMILIES = ("baselines", "global_hgb", "random_forest", "gradient_boosting", "prophet", "same-rows")
+
+
+def bench_forecasting(sizes: list[int], families: list[str]) -> dict:
     """Needs the warehouse section's bench.duckdb for each size (run it first)."""
     out = {}
     for n in sizes:
@@ -134,8 +137,7 @@ def bench_forecasting(sizes: list[int]) -> dict:
         if not database.exists():
             raise SystemExit(f"{database} missing: run --sections warehouse first")
         out[str(n)] = {}
-        for family in ("baselines", "global_hgb", "random_forest", "gradient_boosting", "prophet",
-                       "same-rows"):
+        for family in families:
             command = [sys.executable, str(PROJECT / "bench" / "forecast_family.py"), str(database), family]
             started = time.perf_counter()
             process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
@@ -158,9 +160,20 @@ def machine() -> dict:
 
 
 def write(section: str, data: dict, command: str) -> None:
+    """Merge into the section's file: results of other sizes / families are kept."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command, "machine": machine(), "results": data}
-    (RESULTS / f"{section}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    path = RESULTS / f"{section}.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        merged = old.get("results", {})
+        for size, value in data.items():
+            merged[size] = ({**merged[size], **value} if isinstance(value, dict)
+                            and isinstance(merged.get(size), dict) else value)
+        commands = [*old.get("commands", [old.get("command")]), command]
+        data, command = merged, commands
+    payload = {"commands" if isinstance(command, list) else "command": command,
+               "machine": machine(), "results": data}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
 
 
@@ -169,6 +182,7 @@ def main() -> int:
     parser.add_argument("--servers", type=int, nargs="+", default=[120, 1000])
     parser.add_argument("--sections", nargs="+", default=["generator", "warehouse", "forecasting"],
                         choices=["generator", "warehouse", "forecasting"])
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     args = parser.parse_args()
     command = "python bench/run_bench.py " + " ".join(sys.argv[1:])
     WORK.mkdir(parents=True, exist_ok=True)
@@ -177,7 +191,7 @@ def main() -> int:
     if "warehouse" in args.sections:
         write("warehouse", bench_warehouse(args.servers), command)
     if "forecasting" in args.sections:
-        write("forecasting", bench_forecasting(args.servers), command)
+        write("forecasting", bench_forecasting(args.servers, args.families), command)
     return 0
 
 
