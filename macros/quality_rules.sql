@@ -35,3 +35,12 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+{% macro metric_columns_unpivot(value_column) -%}
+    {#- UNPIVOT body turning the wide <metric>_p95_pct columns into (metric, value_column). -#}
+    {{ value_column }} for metric in (
+        {%- for metric in var('metrics') %}
+        {{ metric }}_p95_pct as '{{ metric }}'{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}

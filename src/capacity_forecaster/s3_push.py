@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from capacity_forecaster.checksums import sha256_file
 from capacity_forecaster.config import validate_bucket, validate_prefix
 
 CHECKSUM_KEY = "sha256"
@@ -48,14 +48,6 @@ class PushResult:
     extraneous: list[str] = field(default_factory=list)
     objects_verified: int = 0
     bytes_verified: int = 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _local_files(root: Path) -> Iterator[tuple[Path, str]]:
@@ -148,7 +140,7 @@ def push_dataset(
         def push_one(item: tuple[Path, str]) -> tuple[str, bool]:
             path, rel = item
             key = f"{prefix}/{rel}"
-            checksum = _sha256(path)
+            checksum = sha256_file(path)
             if remote.get(key) == path.stat().st_size:
                 head = client.head_object(Bucket=bucket, Key=key)
                 if head.get("Metadata", {}).get(CHECKSUM_KEY) == checksum:

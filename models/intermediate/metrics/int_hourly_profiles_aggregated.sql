@@ -32,11 +32,7 @@ measurements as (
     select server_id, metric, metric_value_pct, hour(measured_at) as hour_of_day
     from recent
     unpivot (
-        metric_value_pct for metric in (
-            {%- for metric in var('metrics') %}
-            {{ metric }}_p95_pct as '{{ metric }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
+        {{ metric_columns_unpivot('metric_value_pct') }}
     )
 
 ),

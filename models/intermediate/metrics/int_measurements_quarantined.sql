@@ -71,11 +71,7 @@ measurements as (
 
     select * from candidates
     unpivot include nulls (
-        metric_value_pct for metric in (
-            {%- for metric in var('metrics') %}
-            {{ metric }}_p95_pct as '{{ metric }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
+        {{ metric_columns_unpivot('metric_value_pct') }}
     )
 
 ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import sys
@@ -14,6 +13,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from capacity_forecaster.checksums import sha256_file
 from capacity_forecaster.forecasting.backtest import (
     TrainedModels,
     run_backtest,
@@ -76,7 +76,7 @@ def train_models(features, servers, calendar, settings_json: str, artifact_root:
             "series_count": panel.n_series, "rows_used": int(rows_used),
             "fit_seconds": trained.fit_seconds.get(model, 0.0),
             "artifact_path": str(path) if path else None,
-            "artifact_sha256": _sha256(path) if path else None,
+            "artifact_sha256": sha256_file(path) if path else None,
             "train_start_date": first, "train_end_date": last, "trained_at": trained_at,
         })
     _prune(artifact_root)
@@ -95,7 +95,7 @@ def score_forecasts(features, servers, calendar, registry, backtest, settings_js
     for model, row in reg.iterrows():
         if row["artifact_path"] is None or pd.isna(row["artifact_path"]):
             continue
-        if _sha256(Path(row["artifact_path"])) != row["artifact_sha256"]:
+        if sha256_file(Path(row["artifact_path"])) != row["artifact_sha256"]:
             raise RuntimeError(f"artifact for {model} changed since training: {row['artifact_path']}")
         loaded = joblib.load(row["artifact_path"])
         if model == "prophet":
@@ -109,10 +109,6 @@ def score_forecasts(features, servers, calendar, registry, backtest, settings_js
     out["run_id"] = run
     out["trained_at"] = reg["trained_at"].iloc[0] if len(reg) else pd.NaT
     return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _prune(root: Path) -> None:
