@@ -23,25 +23,35 @@ from capacity_forecaster.forecasting.tabular import DesignBuilder, make_estimato
 
 FAMILIES = {
     "baselines": ["seasonal_naive", "moving_average"],
-    "global_hgb": ["global_hgb"], "random_forest": ["random_forest"],
-    "gradient_boosting": ["gradient_boosting"], "prophet": ["prophet"],
+    "global_hgb": ["global_hgb"],
+    "random_forest": ["random_forest"],
+    "gradient_boosting": ["gradient_boosting"],
+    "prophet": ["prophet"],
 }
 
 
 def settings_for(models: list[str]) -> ForecastSettings:
     cfg = load_vars(find_project_dir())
     chosen = {m: {**p, "enabled": m in models} for m, p in cfg["forecast_models"].items()}
-    return ForecastSettings.from_json(json.dumps({
-        "models": chosen, "horizon_days": cfg["forecast_horizon_days"],
-        "holdout_fraction": cfg["holdout_fraction"], "cv_folds": cfg["cv_folds"],
-        "min_history_days": cfg["min_history_days"], "backtest_origins": cfg["backtest_origins"],
-        "train_origin_stride_days": cfg["train_origin_stride_days"],
-        "horizons_per_origin": cfg["horizons_per_origin"],
-        "max_train_rows_per_archetype": cfg["max_train_rows_per_archetype"],
-        "max_train_rows_global": cfg["max_train_rows_global"],
-        "prophet_backtest_servers_per_archetype": cfg["prophet_backtest_servers_per_archetype"],
-        "n_jobs": cfg["forecast_n_jobs"], "seed": cfg["forecast_seed"],
-    }))
+    return ForecastSettings.from_json(
+        json.dumps(
+            {
+                "models": chosen,
+                "horizon_days": cfg["forecast_horizon_days"],
+                "holdout_fraction": cfg["holdout_fraction"],
+                "cv_folds": cfg["cv_folds"],
+                "min_history_days": cfg["min_history_days"],
+                "backtest_origins": cfg["backtest_origins"],
+                "train_origin_stride_days": cfg["train_origin_stride_days"],
+                "horizons_per_origin": cfg["horizons_per_origin"],
+                "max_train_rows_per_archetype": cfg["max_train_rows_per_archetype"],
+                "max_train_rows_global": cfg["max_train_rows_global"],
+                "prophet_backtest_servers_per_archetype": cfg["prophet_backtest_servers_per_archetype"],
+                "n_jobs": cfg["forecast_n_jobs"],
+                "seed": cfg["forecast_seed"],
+            }
+        )
+    )
 
 
 def load_panel(path: str):
@@ -64,9 +74,12 @@ def accuracy(backtest) -> dict:
         inside95 = group.actual_pct.between(group.yhat_lower_95_pct, group.yhat_upper_95_pct)
         ae = (group.actual_pct - group.yhat_pct).abs()
         out[model] = {
-            "mase": round(s.mean(), 3), "mase_01_07": round(s[h <= 7].mean(), 3),
-            "mase_08_30": round(s[(h > 7) & (h <= 30)].mean(), 3), "mase_31_90": round(s[h > 30].mean(), 3),
-            "coverage_80": round(inside80.mean(), 3), "coverage_95": round(inside95.mean(), 3),
+            "mase": round(s.mean(), 3),
+            "mase_01_07": round(s[h <= 7].mean(), 3),
+            "mase_08_30": round(s[(h > 7) & (h <= 30)].mean(), 3),
+            "mase_31_90": round(s[h > 30].mean(), 3),
+            "coverage_80": round(inside80.mean(), 3),
+            "coverage_95": round(inside95.mean(), 3),
             "mae_pct": round(ae.mean(), 3),
             "quarter_end_mae_ratio": round(ae[group.is_end_of_quarter].mean() / ae.mean(), 3),
             "n_forecasts": len(group),
@@ -92,9 +105,13 @@ def family(path: str, name: str) -> dict:
     score_s = time.perf_counter() - started
     series = int(panel.n_series)
     result = {
-        "family": name, "series": series, "backtest_seconds": round(backtest_s, 1),
-        "train_seconds": round(train_s, 1), "score_seconds": round(score_s, 1),
-        "total_seconds": round(backtest_s + train_s + score_s, 1), "forecast_rows": len(scored),
+        "family": name,
+        "series": series,
+        "backtest_seconds": round(backtest_s, 1),
+        "train_seconds": round(train_s, 1),
+        "score_seconds": round(score_s, 1),
+        "total_seconds": round(backtest_s + train_s + score_s, 1),
+        "forecast_rows": len(scored),
         "accuracy": accuracy(backtest),
     }
     if name == "prophet":
@@ -110,15 +127,21 @@ def same_rows(path: str) -> dict:
     settings = settings_for(list(TABULAR_MODELS))
     plan = plan_backtest(panel, settings)
     builder = DesignBuilder(panel)
-    x, y = builder.training_set(plan.split - 1, settings.horizon_days, settings.train_origin_stride_days,
-                                settings.horizons_per_origin, np.random.default_rng(0))
+    x, y = builder.training_set(
+        plan.split - 1,
+        settings.horizon_days,
+        settings.train_origin_stride_days,
+        settings.horizons_per_origin,
+        np.random.default_rng(0),
+    )
     pick = np.random.default_rng(1).choice(y.size, min(y.size, 100_000), replace=False)
     x, y = x[pick], y[pick]
     scale = seasonal_naive_scale(panel.y, upto=plan.split - 1)
     out = {"training_rows": int(y.size)}
     for name in TABULAR_MODELS:
-        estimator = make_estimator(name, settings.params(name), settings.n_jobs, settings.seed,
-                                   builder.categorical)
+        estimator = make_estimator(
+            name, settings.params(name), settings.n_jobs, settings.seed, builder.categorical
+        )
         started = time.perf_counter()
         estimator.fit(x, y)
         fit_s = time.perf_counter() - started
@@ -126,8 +149,11 @@ def same_rows(path: str) -> dict:
         for origin in plan.origins:
             yhat = builder.predict(estimator, origin, plan.horizon, np.arange(panel.n_series))
             errors.append(np.abs(panel.y[origin + 1 : origin + 1 + plan.horizon].T - yhat) / scale[:, None])
-        out[name] = {"fit_seconds": round(fit_s, 2), "params": settings.params(name),
-                     "holdout_mase": round(float(np.nanmean(np.concatenate(errors, axis=1))), 3)}
+        out[name] = {
+            "fit_seconds": round(fit_s, 2),
+            "params": settings.params(name),
+            "holdout_mase": round(float(np.nanmean(np.concatenate(errors, axis=1))), 3),
+        }
     hgb = out["global_hgb"]["fit_seconds"]
     for name in ("random_forest", "gradient_boosting"):
         out[name]["fit_time_vs_global_hgb"] = round(out[name]["fit_seconds"] / hgb, 1)

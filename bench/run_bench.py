@@ -34,8 +34,14 @@ WAREHOUSE_MODELS = "+int_daily_features_computed int_hourly_profiles_aggregated 
 def measured(command: list[str], env: dict[str, str] | None = None) -> dict:
     """Run a child process; return wall seconds and its peak RSS in MB."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **(env or {})},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
@@ -51,22 +57,46 @@ def folder_mb(path: Path) -> float:
 def generate(servers: int, raw: Path, days: int = DAYS) -> dict:
     if raw.exists():
         shutil.rmtree(raw)
-    result = measured([str(BIN / "capfc"), "generate", "--servers", str(servers), "--days",
-                       str(days), "--start", START.isoformat(), "--future-days", "0",
-                       "--raw-root", str(raw)])
+    result = measured(
+        [
+            str(BIN / "capfc"),
+            "generate",
+            "--servers",
+            str(servers),
+            "--days",
+            str(days),
+            "--start",
+            START.isoformat(),
+            "--future-days",
+            "0",
+            "--raw-root",
+            str(raw),
+        ]
+    )
     rows = sum(1 for _ in (raw / "metrics").iterdir())
-    return {**result, "servers": servers, "days": days, "partitions": rows,
-            "parquet_mb": folder_mb(raw)}
+    return {**result, "servers": servers, "days": days, "partitions": rows, "parquet_mb": folder_mb(raw)}
 
 
 def dbt_env(work: Path) -> dict[str, str]:
-    return {"CAPFC_DUCKDB_PATH": str(work / "bench.duckdb"), "DBT_TARGET_PATH": str(work / "target"),
-            "DBT_LOG_PATH": str(work / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {
+        "CAPFC_DUCKDB_PATH": str(work / "bench.duckdb"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
 def dbt_run(work: Path, raw: Path, full_refresh: bool) -> dict:
-    command = [str(BIN / "dbt"), "run", "--profiles-dir", "profiles", "--select",
-               *WAREHOUSE_MODELS.split(), "--vars", json.dumps({"raw_root": str(raw)})]
+    command = [
+        str(BIN / "dbt"),
+        "run",
+        "--profiles-dir",
+        "profiles",
+        "--select",
+        *WAREHOUSE_MODELS.split(),
+        "--vars",
+        json.dumps({"raw_root": str(raw)}),
+    ]
     if full_refresh:
         command.append("--full-refresh")
     result = measured(command, dbt_env(work))
@@ -111,8 +141,11 @@ def bench_warehouse(sizes: list[int]) -> dict:
         incremental = dbt_run(work, raw, full_refresh=False)
         pandas = measured([sys.executable, "-c", PANDAS_SCRIPT, str(raw), str(PROJECT)])
         out[str(n)] = {
-            "hourly_rows": None, "generator": gen, "duckdb_full_build": full,
-            "duckdb_incremental_one_day": incremental, "pandas_same_pipeline": pandas,
+            "hourly_rows": None,
+            "generator": gen,
+            "duckdb_full_build": full,
+            "duckdb_incremental_one_day": incremental,
+            "pandas_same_pipeline": pandas,
             "pandas_over_duckdb_ratio": round(pandas["seconds"] / full["seconds"], 2),
         }
         import duckdb
@@ -154,9 +187,12 @@ def bench_forecasting(sizes: list[int], families: list[str]) -> dict:
 
 
 def machine() -> dict:
-    return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def write(section: str, data: dict, command: str) -> None:
@@ -167,12 +203,18 @@ def write(section: str, data: dict, command: str) -> None:
         old = json.loads(path.read_text())
         merged = old.get("results", {})
         for size, value in data.items():
-            merged[size] = ({**merged[size], **value} if isinstance(value, dict)
-                            and isinstance(merged.get(size), dict) else value)
+            merged[size] = (
+                {**merged[size], **value}
+                if isinstance(value, dict) and isinstance(merged.get(size), dict)
+                else value
+            )
         commands = [*old.get("commands", [old.get("command")]), command]
         data, command = merged, commands
-    payload = {"commands" if isinstance(command, list) else "command": command,
-               "machine": machine(), "results": data}
+    payload = {
+        "commands" if isinstance(command, list) else "command": command,
+        "machine": machine(),
+        "results": data,
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
 
@@ -180,8 +222,12 @@ def write(section: str, data: dict, command: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--servers", type=int, nargs="+", default=[120, 1000])
-    parser.add_argument("--sections", nargs="+", default=["generator", "warehouse", "forecasting"],
-                        choices=["generator", "warehouse", "forecasting"])
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        default=["generator", "warehouse", "forecasting"],
+        choices=["generator", "warehouse", "forecasting"],
+    )
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     args = parser.parse_args()
     command = "python bench/run_bench.py " + " ".join(sys.argv[1:])

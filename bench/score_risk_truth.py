@@ -24,8 +24,9 @@ truth_root = Path(sys.argv[2]) if len(sys.argv) > 2 else project / cfg["truth_ro
 with duckdb.connect(database, read_only=True) as con:
     risk = con.sql("select * from main_marts.fct_capacity_risk").df()
     backtest = con.sql("select * from main_marts.fct_risk_backtest order by 1, 2").df()
-scores = score_against_truth(risk, load_truth(truth_root),
-                             (cfg["high_risk_threshold"], cfg["very_high_risk_threshold"]))
+scores = score_against_truth(
+    risk, load_truth(truth_root), (cfg["high_risk_threshold"], cfg["very_high_risk_threshold"])
+)
 result = {
     "command": "python bench/score_risk_truth.py " + " ".join(sys.argv[1:]),
     "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -53,8 +53,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     spec = FleetSpec(
         servers=args.servers or cfg["fleet_servers"],
         days=days,
-        start=dt.date.fromisoformat(str(start)) if start
-        else dt.date.today() - dt.timedelta(days=days),
+        start=dt.date.fromisoformat(str(start)) if start else dt.date.today() - dt.timedelta(days=days),
         seed=cfg["fleet_seed"] if args.seed is None else args.seed,
         future_days=cfg["fleet_future_days"] if args.future_days is None else args.future_days,
         holidays=tuple(cfg["holidays"]),
@@ -84,7 +83,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     local = Path(args.source) if args.source else _resolve(project_dir, cfg["raw_root"])
     bucket, prefix = args.bucket or cfg["s3_bucket"], args.prefix or cfg["s3_prefix"]
     result = push_dataset(
-        local, bucket, prefix,
+        local,
+        bucket,
+        prefix,
         profile=args.profile or cfg["aws_profile"],
         endpoint_url=args.endpoint_url,
         delete_extraneous=args.delete_extraneous,
@@ -95,8 +96,10 @@ def cmd_push(args: argparse.Namespace) -> int:
         f"unchanged; verified {result.objects_verified} objects, {result.bytes_verified:,} bytes"
     )
     if result.extraneous:
-        print(f"note: {len(result.extraneous)} object(s) under the prefix are not in {local} "
-              "(use --delete-extraneous to remove them)")
+        print(
+            f"note: {len(result.extraneous)} object(s) under the prefix are not in {local} "
+            "(use --delete-extraneous to remove them)"
+        )
     print(f"build from it with: capfc build --raw-root s3://{bucket}/{prefix}")
     return 0
 
@@ -135,15 +138,24 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     out = _resolve(project_dir, cfg["raw_root"])
     for path in args.files:
         result = import_csv(
-            Path(path), out, layout=args.layout, timestamp_column=args.timestamp_column,
-            server_column=args.server_column, metric_column=args.metric_column,
-            value_column=args.value_column, metric_map=_metric_map(args.metric),
-            timezone=args.timezone, units=args.units, archetype=args.archetype,
+            Path(path),
+            out,
+            layout=args.layout,
+            timestamp_column=args.timestamp_column,
+            server_column=args.server_column,
+            metric_column=args.metric_column,
+            value_column=args.value_column,
+            metric_map=_metric_map(args.metric),
+            timezone=args.timezone,
+            units=args.units,
+            archetype=args.archetype,
         )
         step = f"{result.sampling_minutes:g}-minute" if result.sampling_minutes else "unknown"
-        print(f"{path}: {result.rows_in:,} rows ({step} samples, {result.units}) -> "
-              f"{result.hourly_rows:,} hourly rows for {result.servers} servers "
-              f"({result.servers_added} new in the inventory) in {cfg['raw_root']}")
+        print(
+            f"{path}: {result.rows_in:,} rows ({step} samples, {result.units}) -> "
+            f"{result.hourly_rows:,} hourly rows for {result.servers} servers "
+            f"({result.servers_added} new in the inventory) in {cfg['raw_root']}"
+        )
     return 0
 
 
@@ -154,12 +166,20 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
     tags = dict(_metric_map(args.tag)) if args.tag else None
     parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
     result = import_cloudwatch(
-        _resolve(project_dir, cfg["raw_root"]), parse(args.start), parse(args.end),
-        capacities=cfg["instance_capacity"], instance_ids=args.instance_id, tags=tags,
-        region=args.region, endpoint_url=args.endpoint_url, profile=args.profile or cfg["aws_profile"],
+        _resolve(project_dir, cfg["raw_root"]),
+        parse(args.start),
+        parse(args.end),
+        capacities=cfg["instance_capacity"],
+        instance_ids=args.instance_id,
+        tags=tags,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile or cfg["aws_profile"],
     )
-    print(f"{result.instances} instances -> {result.hourly_rows:,} hourly rows in {cfg['raw_root']} "
-          f"({result.statistic_source})")
+    print(
+        f"{result.instances} instances -> {result.hourly_rows:,} hourly rows in {cfg['raw_root']} "
+        f"({result.statistic_source})"
+    )
     return 0
 
 
@@ -203,8 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--days", type=int, help="days of history (var fleet_days)")
         p.add_argument("--start", help="first day, YYYY-MM-DD (default: end yesterday)")
         p.add_argument("--seed", type=int, help="random seed (var fleet_seed)")
-        p.add_argument("--future-days", type=int,
-                       help="also simulate N hidden future days into truth_root")
+        p.add_argument("--future-days", type=int, help="also simulate N hidden future days into truth_root")
         p.add_argument("--seed-csv", help="also write the seed's server_metrics.csv.gz here")
         p.add_argument("--raw-root", help="override var raw_root")
 
@@ -218,8 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--prefix", help="var s3_prefix")
     push.add_argument("--profile", help="AWS profile (var aws_profile)")
     push.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
-    push.add_argument("--delete-extraneous", action="store_true",
-                      help="delete objects under the prefix that are not in the local folder")
+    push.add_argument(
+        "--delete-extraneous",
+        action="store_true",
+        help="delete objects under the prefix that are not in the local folder",
+    )
     push.add_argument("--raw-root", help=argparse.SUPPRESS)
     push.set_defaults(func=cmd_push)
 
@@ -239,14 +261,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp_sub = imp.add_subparsers(dest="source", required=True)
     csv = imp_sub.add_parser("csv", help="long or wide CSV exports, any sampling interval")
     csv.add_argument("files", nargs="+", help="CSV files")
-    csv.add_argument("--layout", choices=["long", "wide"], default="long",
-                     help="long: timestamp,server,metric,value; wide: a column per metric")
+    csv.add_argument(
+        "--layout",
+        choices=["long", "wide"],
+        default="long",
+        help="long: timestamp,server,metric,value; wide: a column per metric",
+    )
     csv.add_argument("--timestamp-column", default="timestamp")
     csv.add_argument("--server-column", default="server_id")
     csv.add_argument("--metric-column", default="metric", help="long layout")
     csv.add_argument("--value-column", default="value", help="long layout")
-    csv.add_argument("--metric", action="append", metavar="METRIC=NAME",
-                     help="map cpu|memory|disk_io|network to the file's metric value or column")
+    csv.add_argument(
+        "--metric",
+        action="append",
+        metavar="METRIC=NAME",
+        help="map cpu|memory|disk_io|network to the file's metric value or column",
+    )
     csv.add_argument("--timezone", default="UTC", help="zone of timestamps without an offset")
     csv.add_argument("--units", choices=["auto", "percent", "fraction"], default="auto")
     csv.add_argument("--archetype", default="unknown", help="archetype for new servers")
@@ -282,8 +312,16 @@ def main(argv: list[str] | None = None) -> int:
         from capacity_forecaster.s3_push import PushError
         from capacity_forecaster.warehouse import BuildError
 
-        if isinstance(exc, ConfigError | PushError | BuildError | RawDataError | CsvImportError
-                      | CloudWatchImportError | ValueError):
+        if isinstance(
+            exc,
+            ConfigError
+            | PushError
+            | BuildError
+            | RawDataError
+            | CsvImportError
+            | CloudWatchImportError
+            | ValueError,
+        ):
             print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

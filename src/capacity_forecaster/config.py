@@ -34,9 +34,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise ConfigError(f"no {PROJECT_FILE} found in {here} or any parent folder")
 
 
-def load_vars(
-    project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def load_vars(project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the project vars with `overrides` applied on top (shallow, per key)."""
     project_dir = project_dir or find_project_dir()
     with open(project_dir / PROJECT_FILE, encoding="utf-8") as fh:

@@ -42,8 +42,9 @@ def _demand(profile_pct: pd.DataFrame, capacity: pd.Series) -> np.ndarray:
     return (profile_pct.to_numpy() / 100 * capacity.to_numpy()[:, None]).sum(axis=0)
 
 
-def consolidation_groups(server_risk, hourly_profiles, servers, ceiling_pct: float,
-                         window_days: int, seed: int) -> pd.DataFrame:
+def consolidation_groups(
+    server_risk, hourly_profiles, servers, ceiling_pct: float, window_days: int, seed: int
+) -> pd.DataFrame:
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler
 
@@ -51,17 +52,32 @@ def consolidation_groups(server_risk, hourly_profiles, servers, ceiling_pct: flo
     candidates = risk[(risk.risk_class == "underutilized") & (risk.window_days == window_days)]
     inventory = to_pandas(servers).set_index("server_id")
     profiles = to_pandas(hourly_profiles)
-    wide = profiles[profiles.server_id.isin(candidates.server_id)].pivot_table(
-        index="server_id", columns=["metric", "hour_of_day"], values="mean_pct"
-    ).fillna(0.0)
-    columns = ["server_id", "group_id", "group_size", "chosen_k", "silhouette", "hosts_needed",
-               "servers_retired", "group_peak_cpu_vcpus", "group_peak_memory_gb", "recommendation"]
+    wide = (
+        profiles[profiles.server_id.isin(candidates.server_id)]
+        .pivot_table(index="server_id", columns=["metric", "hour_of_day"], values="mean_pct")
+        .fillna(0.0)
+    )
+    columns = [
+        "server_id",
+        "group_id",
+        "group_size",
+        "chosen_k",
+        "silhouette",
+        "hosts_needed",
+        "servers_retired",
+        "group_peak_cpu_vcpus",
+        "group_peak_memory_gb",
+        "recommendation",
+    ]
     if wide.empty:
         return pd.DataFrame(columns=columns)
     features = StandardScaler().fit_transform(wide.to_numpy())
     k, silhouette = choose_k(features, seed)
-    labels = (np.zeros(len(wide), dtype=int) if k == 1
-              else KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features))
+    labels = (
+        np.zeros(len(wide), dtype=int)
+        if k == 1
+        else KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
+    )
     rows = []
     for group in sorted(set(labels)):
         members = wide.index[labels == group]
@@ -70,23 +86,36 @@ def consolidation_groups(server_risk, hourly_profiles, servers, ceiling_pct: flo
         mem = _demand(wide.loc[members, "memory"], info["memory_gb"])
         biggest = info.sort_values(["vcpus", "memory_gb"]).iloc[-1]
         usable = ceiling_pct / 100
-        hosts = max(1, math.ceil(cpu.max() / (usable * biggest.vcpus)),
-                    math.ceil(mem.max() / (usable * biggest.memory_gb)))
+        hosts = max(
+            1,
+            math.ceil(cpu.max() / (usable * biggest.vcpus)),
+            math.ceil(mem.max() / (usable * biggest.memory_gb)),
+        )
         peak_hour = int(np.argmax(cpu))
         for server_id in members:
             peers = [m for m in members if m != server_id]
-            rows.append({
-                "server_id": server_id, "group_id": int(group), "group_size": len(members),
-                "chosen_k": k, "silhouette": silhouette, "hosts_needed": hosts,
-                "servers_retired": len(members) - hosts,
-                "group_peak_cpu_vcpus": round(float(cpu.max()), 2),
-                "group_peak_memory_gb": round(float(mem.max()), 2),
-                "recommendation": (
-                    f"group {group} ({len(members)} servers, combined CPU peaks at {peak_hour:02d}:00 UTC "
-                    f"with {cpu.max():.1f} vCPUs / {mem.max():.0f} GB): fits on {hosts} x "
-                    f"{biggest.instance_type} at <= {ceiling_pct:.0f}%"
-                    + (f", retire {len(members) - hosts}" if len(members) > hosts else "")
-                    + (f"; peers: {', '.join(peers[:5])}{' ...' if len(peers) > 5 else ''}" if peers else "")
-                ),
-            })
+            rows.append(
+                {
+                    "server_id": server_id,
+                    "group_id": int(group),
+                    "group_size": len(members),
+                    "chosen_k": k,
+                    "silhouette": silhouette,
+                    "hosts_needed": hosts,
+                    "servers_retired": len(members) - hosts,
+                    "group_peak_cpu_vcpus": round(float(cpu.max()), 2),
+                    "group_peak_memory_gb": round(float(mem.max()), 2),
+                    "recommendation": (
+                        f"group {group} ({len(members)} servers, combined CPU peaks at {peak_hour:02d}:00 UTC "
+                        f"with {cpu.max():.1f} vCPUs / {mem.max():.0f} GB): fits on {hosts} x "
+                        f"{biggest.instance_type} at <= {ceiling_pct:.0f}%"
+                        + (f", retire {len(members) - hosts}" if len(members) > hosts else "")
+                        + (
+                            f"; peers: {', '.join(peers[:5])}{' ...' if len(peers) > 5 else ''}"
+                            if peers
+                            else ""
+                        )
+                    ),
+                }
+            )
     return pd.DataFrame(rows, columns=columns)

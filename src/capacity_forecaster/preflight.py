@@ -29,10 +29,12 @@ def unreadable_files(raw_root: Path) -> list[tuple[Path, str]]:
 
 def check_raw_root(raw_root: Path) -> None:
     if not (raw_root / "inventory").is_dir() or not any((raw_root / "inventory").glob("*.parquet")):
-        raise RawDataError(f"{raw_root}/inventory/*.parquet is missing: the raw contract needs the "
-                           "server inventory")
+        raise RawDataError(
+            f"{raw_root}/inventory/*.parquet is missing: the raw contract needs the server inventory"
+        )
     problems = unreadable_files(raw_root)
     if problems:
         lines = "\n".join(f"  {path}: {reason}" for path, reason in problems)
         raise RawDataError(
-            f"{len(problems)} raw file(s) cannot be read; fix or remove them and re-run:\n{lines}")
+            f"{len(problems)} raw file(s) cannot be read; fix or remove them and re-run:\n{lines}"
+        )

@@ -57,7 +57,9 @@ def _local_files(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def make_client(
-    profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 5,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    max_attempts: int = 5,
     read_timeout: float = 60,
 ):
     """An S3 client on the standard credential chain with bounded retries and timeouts."""
@@ -128,8 +130,9 @@ def push_dataset(
     files = list(_local_files(local_root))
     if not files:
         raise PushError(f"nothing to push: no Parquet files under {local_root}/metrics or /inventory")
-    client = make_client(profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts,
-                         read_timeout)
+    client = make_client(
+        profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts, read_timeout
+    )
     transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
     result = PushResult()
     try:
@@ -146,7 +149,10 @@ def push_dataset(
                 if head.get("Metadata", {}).get(CHECKSUM_KEY) == checksum:
                     return key, False
             client.upload_file(
-                str(path), bucket, key, Config=transfer,
+                str(path),
+                bucket,
+                key,
+                Config=transfer,
                 ExtraArgs={"Metadata": {CHECKSUM_KEY: checksum}},
             )
             return key, True
@@ -165,16 +171,17 @@ def push_dataset(
         if delete_extraneous and result.extraneous:
             for start in range(0, len(result.extraneous), 1000):
                 batch = result.extraneous[start : start + 1000]
-                client.delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]}
-                )
+                client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]})
             result.extraneous = []
     except (ClientError, BotoCoreError) as exc:
         raise _explain(exc, bucket, endpoint_url) from exc
     except S3UploadFailedError as exc:  # upload_file wraps the underlying failure
         cause = exc.__cause__ or exc.__context__
-        raise (_explain(cause, bucket, endpoint_url) if isinstance(cause, ClientError | BotoCoreError)
-               else PushError(f"upload to s3://{bucket}/{prefix} failed: {exc}")) from exc
+        raise (
+            _explain(cause, bucket, endpoint_url)
+            if isinstance(cause, ClientError | BotoCoreError)
+            else PushError(f"upload to s3://{bucket}/{prefix} failed: {exc}")
+        ) from exc
 
     missing = [k for k, size in expected.items() if remote.get(k) != size]
     if missing:

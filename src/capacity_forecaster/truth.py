@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 
-def score_against_truth(capacity_risk: pd.DataFrame, truth: pd.DataFrame,
-                        thresholds: tuple[float, ...] = (80.0, 90.0)) -> pd.DataFrame:
+def score_against_truth(
+    capacity_risk: pd.DataFrame, truth: pd.DataFrame, thresholds: tuple[float, ...] = (80.0, 90.0)
+) -> pd.DataFrame:
     rows = []
     for window, risk in capacity_risk.groupby("window_days"):
         merged = risk.merge(truth, on=["server_id", "metric"], how="inner")
@@ -27,13 +28,19 @@ def score_against_truth(capacity_risk: pd.DataFrame, truth: pd.DataFrame,
             flagged = merged["max_forecast_p95_pct"] > threshold
             tp, fp = int((flagged & actual).sum()), int((flagged & ~actual).sum())
             fn, tn = int((~flagged & actual).sum()), int((~flagged & ~actual).sum())
-            rows.append({
-                "threshold_pct": threshold, "window_days": int(window), "series": len(merged),
-                "true_positives": tp, "false_positives": fp, "false_negatives": fn,
-                "true_negatives": tn,
-                "precision": tp / (tp + fp) if tp + fp else None,
-                "recall": tp / (tp + fn) if tp + fn else None,
-            })
+            rows.append(
+                {
+                    "threshold_pct": threshold,
+                    "window_days": int(window),
+                    "series": len(merged),
+                    "true_positives": tp,
+                    "false_positives": fp,
+                    "false_negatives": fn,
+                    "true_negatives": tn,
+                    "precision": tp / (tp + fp) if tp + fp else None,
+                    "recall": tp / (tp + fn) if tp + fn else None,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -50,8 +50,7 @@ def build_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise BuildError(
-                f"another build is running on {folder} (lock {folder / '.build.lock'}); "
-                "wait for it to finish"
+                f"another build is running on {folder} (lock {folder / '.build.lock'}); wait for it to finish"
             ) from exc
         yield
 
@@ -64,8 +63,14 @@ def run_dbt(
     database: Path,
 ) -> None:
     dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), *args, "--project-dir", str(project_dir),
-               "--profiles-dir", str(project_dir / "profiles")]
+    command = [
+        str(dbt),
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir / "profiles"),
+    ]
     if overrides:
         command += ["--vars", yaml.safe_dump(dict(overrides), default_flow_style=True).strip()]
     env = {

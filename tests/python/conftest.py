@@ -63,7 +63,8 @@ def start_moto(port: int | None = None) -> MotoServer:
     port = port or free_port()
     process = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -98,12 +99,18 @@ def moto(aws_env: None) -> Iterator[MotoServer]:
     server.stop()
 
 
-def capfc(*args: str, env: dict[str, str] | None = None, check: bool = True,
-          timeout: int = 900) -> subprocess.CompletedProcess:
+def capfc(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, from the project folder."""
     completed = subprocess.run(
-        [str(BIN / "capfc"), *args], cwd=PROJECT_DIR, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [str(BIN / "capfc"), *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if check and completed.returncode != 0:
         raise AssertionError(

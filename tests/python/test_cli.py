@@ -25,7 +25,18 @@ def test_unsafe_raw_root_rejected_before_dbt_runs(tmp_path):
 
 def test_generate_cli_writes_fleet(tmp_path):
     raw = tmp_path / "raw"
-    completed = capfc("generate", "--servers", "4", "--days", "10", "--start", "2024-05-01",
-                      "--future-days", "0", "--raw-root", str(raw))
+    completed = capfc(
+        "generate",
+        "--servers",
+        "4",
+        "--days",
+        "10",
+        "--start",
+        "2024-05-01",
+        "--future-days",
+        "0",
+        "--raw-root",
+        str(raw),
+    )
     assert "generated 4 servers x 10 days" in completed.stdout
     assert len(list((raw / "metrics").iterdir())) == 10

@@ -18,7 +18,9 @@ def test_defaults_come_from_dbt_project_vars():
     assert values["rolling_windows"] == [7, 14, 30]
     assert values["high_risk_threshold"] == 80.0
     assert values["forecast_models"]["random_forest"] == {
-        "enabled": True, "n_estimators": 200, "max_depth": 10
+        "enabled": True,
+        "n_estimators": 200,
+        "max_depth": 10,
     }
 
 
@@ -30,7 +32,7 @@ def test_override_applies_and_unknown_var_rejected():
 
 @pytest.mark.parametrize(
     "location",
-    ["data/raw'; drop table x; --", "s3://Bad_Bucket/x", "s3://b/../etc", "a b", "x\"y"],
+    ["data/raw'; drop table x; --", "s3://Bad_Bucket/x", "s3://b/../etc", "a b", 'x"y'],
 )
 def test_unsafe_locations_rejected(location):
     with pytest.raises(ConfigError):

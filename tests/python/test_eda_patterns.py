@@ -11,8 +11,7 @@ import pytest
 from conftest import WAREHOUSE_ONLY, capfc, isolated_env
 
 pytestmark = pytest.mark.dbt
-EDA_TESTS = ("assert_quarter_end_uplift_present", "assert_diurnal_cycle_present",
-             "assert_metrics_correlated")
+EDA_TESTS = ("assert_quarter_end_uplift_present", "assert_diurnal_cycle_present", "assert_metrics_correlated")
 
 
 def write_flat_fleet(root, servers: int = 3, days: int = 45) -> None:
@@ -25,25 +24,44 @@ def write_flat_fleet(root, servers: int = 3, days: int = 45) -> None:
         n = len(ts)
         folder = root / "metrics" / f"date={(start + dt.timedelta(days=day)).date()}"
         folder.mkdir(parents=True)
-        pq.write_table(pa.table({
-            "timestamp": pa.array(ts, pa.timestamp("us", tz="UTC")), "server_id": sid,
-            "cpu_p95": 50 + rng.normal(0, 0.5, n), "memory_p95": np.full(n, 40.0),
-            "disk_io_p95": 30 + rng.normal(0, 0.5, n), "network_p95": 20 + rng.normal(0, 0.5, n),
-        }), folder / "part-0.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "timestamp": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                    "server_id": sid,
+                    "cpu_p95": 50 + rng.normal(0, 0.5, n),
+                    "memory_p95": np.full(n, 40.0),
+                    "disk_io_p95": 30 + rng.normal(0, 0.5, n),
+                    "network_p95": 20 + rng.normal(0, 0.5, n),
+                }
+            ),
+            folder / "part-0.parquet",
+        )
     (root / "inventory").mkdir()
-    pq.write_table(pa.table({
-        "server_id": ids, "archetype": ["web"] * servers, "instance_type": ["m6i.large"] * servers,
-        "vcpus": [2] * servers, "memory_gb": [8] * servers, "region": ["us-east-1"] * servers,
-        "business_unit": ["retail"] * servers, "environment": ["prod"] * servers,
-        "commissioned_date": [dt.date(2024, 3, 1)] * servers,
-        "decommissioned_date": pa.array([None] * servers, pa.date32()),
-    }), root / "inventory" / "servers.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "server_id": ids,
+                "archetype": ["web"] * servers,
+                "instance_type": ["m6i.large"] * servers,
+                "vcpus": [2] * servers,
+                "memory_gb": [8] * servers,
+                "region": ["us-east-1"] * servers,
+                "business_unit": ["retail"] * servers,
+                "environment": ["prod"] * servers,
+                "commissioned_date": [dt.date(2024, 3, 1)] * servers,
+                "decommissioned_date": pa.array([None] * servers, pa.date32()),
+            }
+        ),
+        root / "inventory" / "servers.parquet",
+    )
 
 
 def test_eda_tests_fail_on_flat_data(tmp_path):
     write_flat_fleet(tmp_path / "raw")
-    completed = capfc("build", "--raw-root", str(tmp_path / "raw"), *WAREHOUSE_ONLY,
-                      env=isolated_env(tmp_path), check=False)
+    completed = capfc(
+        "build", "--raw-root", str(tmp_path / "raw"), *WAREHOUSE_ONLY, env=isolated_env(tmp_path), check=False
+    )
     assert completed.returncode != 0
     for name in EDA_TESTS:
         assert f"FAIL 1 {name}" in completed.stdout, name

@@ -34,8 +34,12 @@ def test_lags_and_rolling_windows_match_pandas(built_warehouse):
     assert len(feature_columns) == 1 + 3 + 2 * 3
     for column in feature_columns:
         np.testing.assert_allclose(
-            merged[f"{column}_sql"].astype(float), merged[f"{column}_pd"].astype(float),
-            rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=column,
+            merged[f"{column}_sql"].astype(float),
+            merged[f"{column}_pd"].astype(float),
+            rtol=1e-9,
+            atol=1e-9,
+            equal_nan=True,
+            err_msg=column,
         )
 
 
@@ -43,8 +47,9 @@ def test_calendar_flags_match_python(built_warehouse):
     cfg = load_vars(PROJECT_DIR)
     cal = built_warehouse.query("select * from main_intermediate.int_calendar_days_generated")
     cal["calendar_date"] = pd.to_datetime(cal.calendar_date)
-    expected = calendar_frame(cal.calendar_date.min(), cal.calendar_date.max(),
-                              cfg["quarter_end_window_days"], cfg["holidays"])
+    expected = calendar_frame(
+        cal.calendar_date.min(), cal.calendar_date.max(), cfg["quarter_end_window_days"], cfg["holidays"]
+    )
     assert len(expected) == len(cal)
     for column in expected.columns:
         assert (cal[column].to_numpy() == expected[column].to_numpy()).all(), column
@@ -54,8 +59,13 @@ def test_daily_p95_matches_pandas(built_warehouse):
     expected = daily_from_raw(built_warehouse.raw, load_vars(PROJECT_DIR)["min_daily_coverage"])
     actual = built_warehouse.query("select * from main_intermediate.int_daily_metrics_aggregated")
     actual["metric_date"] = pd.to_datetime(actual.metric_date)
-    merged = expected.merge(actual, on=["server_id", "metric", "metric_date"], how="outer",
-                            suffixes=("_pd", "_sql"), indicator=True)
+    merged = expected.merge(
+        actual,
+        on=["server_id", "metric", "metric_date"],
+        how="outer",
+        suffixes=("_pd", "_sql"),
+        indicator=True,
+    )
     assert (merged["_merge"] == "both").all() and len(merged) > 1000
     np.testing.assert_allclose(merged.p95_pct_sql, merged.p95_pct_pd, rtol=1e-6)
     assert (merged.hours_present_sql == merged.hours_present_pd).all()

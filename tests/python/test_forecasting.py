@@ -23,7 +23,8 @@ START = pd.Timestamp("2023-01-02")  # a Monday
 
 def settings(**models_enabled) -> ForecastSettings:
     models = {
-        "seasonal_naive": {"enabled": True}, "moving_average": {"enabled": True, "window_days": 28},
+        "seasonal_naive": {"enabled": True},
+        "moving_average": {"enabled": True, "window_days": 28},
         "prophet": {"enabled": False, "yearly_seasonality": True, "weekly_seasonality": True},
         "random_forest": {"enabled": False, "n_estimators": 20, "max_depth": 6},
         "gradient_boosting": {"enabled": False, "n_estimators": 30, "learning_rate": 0.1},
@@ -32,17 +33,30 @@ def settings(**models_enabled) -> ForecastSettings:
     }
     for name, enabled in models_enabled.items():
         models[name]["enabled"] = enabled
-    return ForecastSettings.from_json(json.dumps({
-        "models": models, "horizon_days": 28, "holdout_fraction": 0.25, "cv_folds": 3,
-        "min_history_days": 60, "backtest_origins": 3, "train_origin_stride_days": 3,
-        "horizons_per_origin": 6, "max_train_rows_per_archetype": 5000,
-        "max_train_rows_global": 100_000,
-        "prophet_backtest_servers_per_archetype": 1, "n_jobs": 1, "seed": 0,
-    }))
+    return ForecastSettings.from_json(
+        json.dumps(
+            {
+                "models": models,
+                "horizon_days": 28,
+                "holdout_fraction": 0.25,
+                "cv_folds": 3,
+                "min_history_days": 60,
+                "backtest_origins": 3,
+                "train_origin_stride_days": 3,
+                "horizons_per_origin": 6,
+                "max_train_rows_per_archetype": 5000,
+                "max_train_rows_global": 100_000,
+                "prophet_backtest_servers_per_archetype": 1,
+                "n_jobs": 1,
+                "seed": 0,
+            }
+        )
+    )
 
 
-def daily_frame(days: int = 400, servers: int = 4, noise: float = 1.0, seed: int = 0,
-                short_server_days: int | None = None) -> pd.DataFrame:
+def daily_frame(
+    days: int = 400, servers: int = 4, noise: float = 1.0, seed: int = 0, short_server_days: int | None = None
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     dates = pd.date_range(START, periods=days, freq="D")
     weekly = np.array([0, 2, 4, 4, 2, -5, -7])[dates.dayofweek]
@@ -51,8 +65,15 @@ def daily_frame(days: int = 400, servers: int = 4, noise: float = 1.0, seed: int
         for metric, base in (("cpu", 30 + 5 * s), ("memory", 50)):
             trend = np.linspace(0, 10 + 5 * s, days)
             y = base + trend + weekly + rng.normal(0, noise, days)
-            frame = pd.DataFrame({"server_id": f"srv-{s}", "metric": metric, "metric_date": dates,
-                                  "p95_pct": y, "is_low_coverage": False})
+            frame = pd.DataFrame(
+                {
+                    "server_id": f"srv-{s}",
+                    "metric": metric,
+                    "metric_date": dates,
+                    "p95_pct": y,
+                    "is_low_coverage": False,
+                }
+            )
             if short_server_days and s == servers - 1:
                 frame = frame.iloc[-short_server_days:]
             rows.append(frame)
@@ -61,13 +82,19 @@ def daily_frame(days: int = 400, servers: int = 4, noise: float = 1.0, seed: int
 
 def panel_from(daily: pd.DataFrame, horizon: int = 28):
     features = features_from_daily(daily, LAGS, WINDOWS)
-    calendar = calendar_frame(daily.metric_date.min(), daily.metric_date.max() + pd.Timedelta(days=horizon),
-                              7, ["01-01", "12-25"])
+    calendar = calendar_frame(
+        daily.metric_date.min(), daily.metric_date.max() + pd.Timedelta(days=horizon), 7, ["01-01", "12-25"]
+    )
     merged = features.merge(calendar, left_on="metric_date", right_on="calendar_date").drop(
-        columns="calendar_date")
-    servers = pd.DataFrame({"server_id": daily.server_id.unique(),
-                            "archetype": ["web", "db"] * (daily.server_id.nunique() // 2)
-                            + ["web"] * (daily.server_id.nunique() % 2)})
+        columns="calendar_date"
+    )
+    servers = pd.DataFrame(
+        {
+            "server_id": daily.server_id.unique(),
+            "archetype": ["web", "db"] * (daily.server_id.nunique() // 2)
+            + ["web"] * (daily.server_id.nunique() % 2),
+        }
+    )
     return build_panel(merged, servers, calendar)
 
 
@@ -87,8 +114,18 @@ def test_moving_average_is_trailing_mean():
     assert np.all(forecast == forecast[:, :1])
 
 
-@pytest.mark.parametrize("model", ["seasonal_naive", "moving_average", "archetype_pooled",
-                                   "global_hgb", "random_forest", "gradient_boosting", "prophet"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "seasonal_naive",
+        "moving_average",
+        "archetype_pooled",
+        "global_hgb",
+        "random_forest",
+        "gradient_boosting",
+        "prophet",
+    ],
+)
 def test_changing_data_after_origin_does_not_change_forecast(model):
     """The leakage test: rewrite everything after the origin, recompute the SQL-equivalent
     features, rebuild the panel: the forecast from the origin must be identical."""
@@ -169,13 +206,20 @@ def test_training_rows_capped_by_sampling_series_per_origin():
 def test_unvalidated_horizons_get_widened_flagged_intervals():
     from capacity_forecaster.forecasting.intervals import apply_intervals, quantile_table
 
-    residuals = pd.DataFrame({
-        "model": "m", "metric": "cpu", "horizon_days": np.tile(np.arange(1, 15), 20),
-        "actual_pct": 50 + np.random.default_rng(0).normal(0, 2, 280), "yhat_pct": 50.0, "scale": 1.0,
-    })
+    residuals = pd.DataFrame(
+        {
+            "model": "m",
+            "metric": "cpu",
+            "horizon_days": np.tile(np.arange(1, 15), 20),
+            "actual_pct": 50 + np.random.default_rng(0).normal(0, 2, 280),
+            "yhat_pct": 50.0,
+            "scale": 1.0,
+        }
+    )
     table = quantile_table(residuals, (0.8, 0.95))
-    forecasts = pd.DataFrame({"model": "m", "metric": "cpu", "horizon_days": [3, 10, 45, 80],
-                              "yhat_pct": 50.0, "scale": 1.0})
+    forecasts = pd.DataFrame(
+        {"model": "m", "metric": "cpu", "horizon_days": [3, 10, 45, 80], "yhat_pct": 50.0, "scale": 1.0}
+    )
     out = apply_intervals(forecasts, table, (0.8, 0.95))
     assert out[["yhat_lower_80_pct", "yhat_upper_95_pct"]].notna().all().all()
     assert out.is_interval_extrapolated.tolist() == [False, False, True, True]

@@ -46,13 +46,27 @@ def test_raw_contract_layout_and_types(small_fleet):
     assert len(partitions) == small_fleet.spec.days
     table = pq.read_table(small_fleet.raw / "metrics" / partitions[10] / "part-0.parquet")
     assert table.schema.names == [
-        "timestamp", "server_id", "cpu_p95", "memory_p95", "disk_io_p95", "network_p95"
+        "timestamp",
+        "server_id",
+        "cpu_p95",
+        "memory_p95",
+        "disk_io_p95",
+        "network_p95",
     ]
     assert str(table.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
     inventory = pq.read_table(small_fleet.raw / "inventory" / "servers.parquet").to_pandas()
     assert inventory.server_id.is_unique and len(inventory) == small_fleet.spec.servers
-    assert {"archetype", "instance_type", "vcpus", "memory_gb", "region", "business_unit",
-            "environment", "commissioned_date", "decommissioned_date"} <= set(inventory.columns)
+    assert {
+        "archetype",
+        "instance_type",
+        "vcpus",
+        "memory_gb",
+        "region",
+        "business_unit",
+        "environment",
+        "commissioned_date",
+        "decommissioned_date",
+    } <= set(inventory.columns)
 
 
 def test_values_in_range_and_finite(pattern_fleet):
@@ -67,12 +81,14 @@ def test_values_in_range_and_finite(pattern_fleet):
 
 def test_every_archetype_present_with_configured_diurnal_peak(pattern_fleet):
     _, con = pattern_fleet
-    peaks = dict(con.sql("""
+    peaks = dict(
+        con.sql("""
         select archetype, arg_max(hour, avg_cpu) from (
             select archetype, hour("timestamp") as hour, avg(cpu_p95) as avg_cpu
             from hourly group by all
         ) group by archetype
-    """).fetchall())
+    """).fetchall()
+    )
     assert set(peaks) == {a.name for a in ARCHETYPES}
     for archetype in ARCHETYPES:
         distance = abs(peaks[archetype.name] - archetype.peak_hour_utc) % 24
@@ -82,7 +98,8 @@ def test_every_archetype_present_with_configured_diurnal_peak(pattern_fleet):
 def test_quarter_end_uplift_present(pattern_fleet):
     """Last 7 days of each quarter carry more CPU than the 14 days before them."""
     _, con = pattern_fleet
-    ratios = dict(con.sql("""
+    ratios = dict(
+        con.sql("""
         with d as (
             select archetype, cast("timestamp" as date) as day, avg(cpu_p95) as cpu
             from hourly group by all
@@ -95,7 +112,8 @@ def test_quarter_end_uplift_present(pattern_fleet):
         select archetype,
                avg(cpu) filter (where to_qe < 7) / avg(cpu) filter (where to_qe between 7 and 20)
         from q group by archetype
-    """).fetchall())
+    """).fetchall()
+    )
     for archetype in ARCHETYPES:
         if archetype.quarter_end_uplift >= 0.18:
             assert ratios[archetype.name] > 1.04, (archetype.name, ratios[archetype.name])
@@ -159,5 +177,8 @@ def test_generating_without_future_leaves_truth_folder_alone(tmp_path):
     generate_fleet(spec, tmp_path / "raw", tmp_path / "truth")
     before = sorted(p.name for p in (tmp_path / "truth" / "metrics").iterdir())
     generate_fleet(dataclasses.replace(spec, future_days=0), tmp_path / "raw2", tmp_path / "truth")
-    assert sorted(p.name for p in (tmp_path / "truth" / "metrics").iterdir()) == before == [
-        f"date=2024-01-{d:02d}" for d in range(11, 16)]
+    assert (
+        sorted(p.name for p in (tmp_path / "truth" / "metrics").iterdir())
+        == before
+        == [f"date=2024-01-{d:02d}" for d in range(11, 16)]
+    )

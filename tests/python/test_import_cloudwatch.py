@@ -18,10 +18,21 @@ def seed_cloudwatch(endpoint: str) -> tuple[list[str], dict]:
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
     cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
     reservation = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=2, MaxCount=2, InstanceType="m5.large",
-        TagSpecifications=[{"ResourceType": "instance", "Tags": [
-            {"Key": "team", "Value": "payments"}, {"Key": "archetype", "Value": "web"},
-            {"Key": "env", "Value": "prod"}]}])
+        ImageId="ami-12c6146b",
+        MinCount=2,
+        MaxCount=2,
+        InstanceType="m5.large",
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [
+                    {"Key": "team", "Value": "payments"},
+                    {"Key": "archetype", "Value": "web"},
+                    {"Key": "env", "Value": "prod"},
+                ],
+            }
+        ],
+    )
     ids = sorted(i["InstanceId"] for i in reservation["Instances"])
     rng = np.random.default_rng(0)
     stamps = [START + dt.timedelta(minutes=5 * k) for k in range(12 * 6)]  # 6 hours, 5-minute
@@ -37,9 +48,18 @@ def seed_cloudwatch(endpoint: str) -> tuple[list[str], dict]:
             ("AWS/EC2", "DiskWriteBytes"): np.zeros(len(stamps)),
         }
         for (namespace, name), values in series.items():
-            cw.put_metric_data(Namespace=namespace, MetricData=[
-                {"MetricName": name, "Dimensions": [{"Name": "InstanceId", "Value": instance}],
-                 "Timestamp": t, "Value": float(v)} for t, v in zip(stamps, values, strict=True)])
+            cw.put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+                        "Timestamp": t,
+                        "Value": float(v),
+                    }
+                    for t, v in zip(stamps, values, strict=True)
+                ],
+            )
         sent[instance] = series
     return ids, sent
 
@@ -47,8 +67,20 @@ def seed_cloudwatch(endpoint: str) -> tuple[list[str], dict]:
 def test_cloudwatch_import_to_raw_contract(moto, tmp_path):
     ids, sent = seed_cloudwatch(moto.endpoint_url)
     raw = tmp_path / "raw"
-    done = capfc("import", "cloudwatch", "--tag", "team=payments", "--start", "2024-05-06",
-                 "--end", "2024-05-06T06:00", "--endpoint-url", moto.endpoint_url, "--raw-root", str(raw))
+    done = capfc(
+        "import",
+        "cloudwatch",
+        "--tag",
+        "team=payments",
+        "--start",
+        "2024-05-06",
+        "--end",
+        "2024-05-06T06:00",
+        "--endpoint-url",
+        moto.endpoint_url,
+        "--raw-root",
+        str(raw),
+    )
     assert "2 instances -> 12 hourly rows" in done.stdout
     written = pd.read_parquet(raw / "metrics")
     first_hour = written[(written.server_id == ids[0]) & (written.timestamp == pd.Timestamp(START))].iloc[0]
@@ -63,7 +95,19 @@ def test_cloudwatch_import_to_raw_contract(moto, tmp_path):
 
 
 def test_no_matching_instances_is_a_clear_error(moto, tmp_path):
-    done = capfc("import", "cloudwatch", "--tag", "team=nobody", "--start", "2024-05-06",
-                 "--end", "2024-05-07", "--endpoint-url", moto.endpoint_url,
-                 "--raw-root", str(tmp_path / "raw"), check=False)
+    done = capfc(
+        "import",
+        "cloudwatch",
+        "--tag",
+        "team=nobody",
+        "--start",
+        "2024-05-06",
+        "--end",
+        "2024-05-07",
+        "--endpoint-url",
+        moto.endpoint_url,
+        "--raw-root",
+        str(tmp_path / "raw"),
+        check=False,
+    )
     assert done.returncode == 2 and "no EC2 instances match" in done.stderr

@@ -40,8 +40,9 @@ def assert_same_table(con, table: str, key: list[str]) -> None:
         if column in AUDIT_COLUMNS or column in key:
             continue
         if data_type == "DOUBLE":
-            check = (f"not (abs(a.{column} - b.{column}) <= 1e-9"
-                     f" or a.{column} is not distinct from b.{column})")
+            check = (
+                f"not (abs(a.{column} - b.{column}) <= 1e-9 or a.{column} is not distinct from b.{column})"
+            )
         else:
             check = f"a.{column} is distinct from b.{column}"
         bad = con.sql(
@@ -69,8 +70,9 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
     bad = rows.to_pylist()
     bad[1]["memory_p95"] = 250.0
     bad[2]["server_id"] = "srv-unknown"
-    pq.write_table(pq.read_table(newest / "part-0.parquet").from_pylist(bad, rows.schema),
-                   newest / "part-1.parquet")
+    pq.write_table(
+        pq.read_table(newest / "part-0.parquet").from_pylist(bad, rows.schema), newest / "part-1.parquet"
+    )
     for partition in held_back.iterdir():
         shutil.move(partition, raw / "metrics" / partition.name)
     capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=incremental_env)
@@ -83,9 +85,11 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
     con.execute(f"attach '{tmp_path}/full/warehouse/capacity_forecaster.duckdb' as full_ (read_only)")
 
     # Only the two new partitions plus the 3-day look-back were reprocessed by the second run.
-    reasons = dict(con.sql("""
+    reasons = dict(
+        con.sql("""
         select quarantine_reason, count(*) from inc.main_marts.fct_quarantined_measurements group by 1
-    """).fetchall())
+    """).fetchall()
+    )
     assert reasons == {"duplicate": 4 * 2, "unknown_server": 4}  # row 1 is a duplicate first
     runs = con.sql("""
         select aggregated_at, count(distinct partition_date) as partitions

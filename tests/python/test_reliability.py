@@ -42,8 +42,14 @@ TS = pa.timestamp("us", tz="UTC")
 
 
 def row(ts, server="srv-0001", cpu=50.0, memory=50.0, disk=50.0, network=50.0) -> dict:
-    return {"timestamp": ts, "server_id": server, "cpu_p95": cpu, "memory_p95": memory,
-            "disk_io_p95": disk, "network_p95": network}
+    return {
+        "timestamp": ts,
+        "server_id": server,
+        "cpu_p95": cpu,
+        "memory_p95": memory,
+        "disk_io_p95": disk,
+        "network_p95": network,
+    }
 
 
 def rows_to_columns(rows: list[dict]) -> dict:
@@ -65,37 +71,74 @@ def hostile_build(small_fleet, tmp_path_factory):
         files[name] = len(next(iter(columns.values())))
 
     base = {"timestamp": TS}
-    land("missing_column.parquet", {k: v for k, v in rows_to_columns(
-        [row(t) for t in hours(day, 0, 1)]).items() if k != "network_p95"}, base)
+    land(
+        "missing_column.parquet",
+        {k: v for k, v in rows_to_columns([row(t) for t in hours(day, 0, 1)]).items() if k != "network_p95"},
+        base,
+    )
     renamed = rows_to_columns([row(t) for t in hours(day, 2)])
     renamed["cpu"] = renamed.pop("cpu_p95")
     land("renamed_column.parquet", renamed, base)
     land("extra_column.parquet", {**rows_to_columns([row(t) for t in hours(day, 3)]), "gpu_p95": [1.0]}, base)
-    land("strings.parquet", {**rows_to_columns([row(t) for t in hours(day, 4, 5)]),
-                             "cpu_p95": ["42.5", "n/a"]}, base)
-    land("string_timestamps.parquet", {**rows_to_columns([row(t) for t in hours(day, 6, 7)]),
-                                       "timestamp": [f"{day}T06:00:00Z", "yesterday"]})
-    land("offset_timestamps.parquet", rows_to_columns(
-        [row(dt.datetime.combine(day, dt.time(10), tzinfo=dt.timezone(dt.timedelta(hours=2))))]),
-        {"timestamp": pa.timestamp("us", tz="+02:00")})
-    land("bad_values.parquet", rows_to_columns([
-        row(t, cpu=v) for t, v in zip(hours(day, 9, 10, 11, 12, 13, 14),
-                                      [101.0, -1.0, float("nan"), float("inf"), float("-inf"), None],
-                                      strict=True)]), base)
+    land(
+        "strings.parquet",
+        {**rows_to_columns([row(t) for t in hours(day, 4, 5)]), "cpu_p95": ["42.5", "n/a"]},
+        base,
+    )
+    land(
+        "string_timestamps.parquet",
+        {
+            **rows_to_columns([row(t) for t in hours(day, 6, 7)]),
+            "timestamp": [f"{day}T06:00:00Z", "yesterday"],
+        },
+    )
+    land(
+        "offset_timestamps.parquet",
+        rows_to_columns(
+            [row(dt.datetime.combine(day, dt.time(10), tzinfo=dt.timezone(dt.timedelta(hours=2))))]
+        ),
+        {"timestamp": pa.timestamp("us", tz="+02:00")},
+    )
+    land(
+        "bad_values.parquet",
+        rows_to_columns(
+            [
+                row(t, cpu=v)
+                for t, v in zip(
+                    hours(day, 9, 10, 11, 12, 13, 14),
+                    [101.0, -1.0, float("nan"), float("inf"), float("-inf"), None],
+                    strict=True,
+                )
+            ]
+        ),
+        base,
+    )
     land("duplicates.parquet", rows_to_columns([row(t) for t in hours(day, 15, 15)]), base)
     land("unknown_server.parquet", rows_to_columns([row(hours(day, 16)[0], server="srv-9999")]), base)
     land("misaligned.parquet", rows_to_columns([row(hours(day, 17.5)[0])]), base)
     land("wrong_partition.parquet", rows_to_columns([row(hours(day, -2)[0])]), base)
-    land("constant_series.parquet", rows_to_columns(
-        [row(t, server="srv-0002") for t in hours(day, *range(24))]), base)
-    land("metric_missing_for_server.parquet", rows_to_columns(
-        [row(t, server="srv-0003", network=None) for t in hours(day, *range(24))]), base)
+    land(
+        "constant_series.parquet",
+        rows_to_columns([row(t, server="srv-0002") for t in hours(day, *range(24))]),
+        base,
+    )
+    land(
+        "metric_missing_for_server.parquet",
+        rows_to_columns([row(t, server="srv-0003", network=None) for t in hours(day, *range(24))]),
+        base,
+    )
     future = dt.date(2099, 1, 1)
-    write(raw / "metrics" / f"date={future}" / "future.parquet",
-          rows_to_columns([row(hours(future, 1)[0])]), base)
+    write(
+        raw / "metrics" / f"date={future}" / "future.parquet",
+        rows_to_columns([row(hours(future, 1)[0])]),
+        base,
+    )
     files["future.parquet"] = 1
-    write(raw / "metrics" / f"date={day + dt.timedelta(days=1)}" / "empty.parquet",
-          {k: v[:0] for k, v in rows_to_columns([row(hours(day, 1)[0])]).items()}, base)
+    write(
+        raw / "metrics" / f"date={day + dt.timedelta(days=1)}" / "empty.parquet",
+        {k: v[:0] for k, v in rows_to_columns([row(hours(day, 1)[0])]).items()},
+        base,
+    )
 
     env = isolated_env(work)
     capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=env)
@@ -136,16 +179,19 @@ def test_hostile_file_outcome(hostile_build, name):
 
 def test_row_accounting_reconciles_with_hostile_files(hostile_build):
     con, files, _, fleet = hostile_build
-    rows_read, ok = con.sql("select sum(rows_read), bool_and(is_reconciled) "
-                            "from main_marts.fct_load_reconciliation").fetchone()
+    rows_read, ok = con.sql(
+        "select sum(rows_read), bool_and(is_reconciled) from main_marts.fct_load_reconciliation"
+    ).fetchone()
     assert ok and rows_read == fleet.result.metrics_rows + sum(files.values())
 
 
 def test_accepted_hostile_values_land_where_expected(hostile_build):
     con, _, day, _ = hostile_build
-    daily = dict(con.sql(f"""select server_id || '/' || metric, hours_present
+    daily = dict(
+        con.sql(f"""select server_id || '/' || metric, hours_present
                              from main_intermediate.int_daily_metrics_aggregated
-                             where metric_date = date '{day}'""").fetchall())
+                             where metric_date = date '{day}'""").fetchall()
+    )
     assert daily["srv-0002/cpu"] == 24  # a constant series is valid data
     assert "srv-0003/network" not in daily and daily["srv-0003/cpu"] == 24
     p95 = con.sql(f"""select p95_pct from main_intermediate.int_daily_metrics_aggregated
@@ -186,10 +232,15 @@ def test_killed_build_keeps_last_good_warehouse_and_concurrent_build_fails(small
     published = tmp_path / "warehouse" / "capacity_forecaster.duckdb"
     good = _sha(published)
 
-    build = subprocess.Popen([str(BIN / "capfc"), "build", "--raw-root", str(raw), "--full-refresh",
-                              *WAREHOUSE_ONLY], cwd=PROJECT_DIR, env={**os.environ, **env},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+    build = subprocess.Popen(
+        [str(BIN / "capfc"), "build", "--raw-root", str(raw), "--full-refresh", *WAREHOUSE_ONLY],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(4)  # dbt is running and holds the build lock
     second = capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=env, check=False)
     assert second.returncode == 2 and "another build is running" in second.stderr
@@ -214,14 +265,23 @@ def test_s3_server_stalls_mid_upload_then_rerun_completes(moto, small_fleet):
 
     started = time.monotonic()
     with pytest.raises(PushError, match=r"cannot reach|failed"):
-        push_dataset(small_fleet.raw, "capfc-stall", "raw", endpoint_url=moto.endpoint_url,
-                     workers=2, max_attempts=2, read_timeout=2, progress=stall_after_some)
+        push_dataset(
+            small_fleet.raw,
+            "capfc-stall",
+            "raw",
+            endpoint_url=moto.endpoint_url,
+            workers=2,
+            max_attempts=2,
+            read_timeout=2,
+            progress=stall_after_some,
+        )
     assert stalled.is_set() and time.monotonic() - started < 120  # bounded retries
     os.kill(moto.process.pid, signal.SIGCONT)
 
     result = push_dataset(small_fleet.raw, "capfc-stall", "raw", endpoint_url=moto.endpoint_url)
-    local = {f"raw/{p.relative_to(small_fleet.raw).as_posix()}": p
-             for p in small_fleet.raw.rglob("*.parquet")}
+    local = {
+        f"raw/{p.relative_to(small_fleet.raw).as_posix()}": p for p in small_fleet.raw.rglob("*.parquet")
+    }
     assert result.objects_verified == len(local) and not result.extraneous
     pages = client.get_paginator("list_objects_v2").paginate(Bucket="capfc-stall")
     remote = {o["Key"] for page in pages for o in page.get("Contents", [])}
@@ -240,16 +300,28 @@ SECRET_PATTERNS = (re.compile(r"AKIA[0-9A-Z]{16}"), re.compile(re.escape(CANARY)
 def test_no_credential_in_repo_logs_or_dbt_artifacts(moto, small_fleet, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CANARY)
     boto3.client("s3", endpoint_url=moto.endpoint_url, region_name="us-east-1").create_bucket(
-        Bucket="capfc-secrets")
-    capfc("push", "--source", str(small_fleet.raw), "--bucket", "capfc-secrets", "--prefix", "raw",
-          "--endpoint-url", moto.endpoint_url)
+        Bucket="capfc-secrets"
+    )
+    capfc(
+        "push",
+        "--source",
+        str(small_fleet.raw),
+        "--bucket",
+        "capfc-secrets",
+        "--prefix",
+        "raw",
+        "--endpoint-url",
+        moto.endpoint_url,
+    )
     env = {**isolated_env(tmp_path), "CAPFC_S3_ENDPOINT": moto.host_port}
-    done = capfc("build", "--raw-root", "s3://capfc-secrets/raw", "--select", "+fct_load_reconciliation",
-                 env=env)
+    done = capfc(
+        "build", "--raw-root", "s3://capfc-secrets/raw", "--select", "+fct_load_reconciliation", env=env
+    )
     scanned = 0
     tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
     paths = [PROJECT_DIR / p for p in tracked.split()] + [
-        p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".sql", ".yml")]
+        p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".sql", ".yml")
+    ]
     for path in paths:
         if path.is_file() and path.stat().st_size < 20_000_000:
             text = path.read_text(errors="ignore")
@@ -262,15 +334,41 @@ def test_no_credential_in_repo_logs_or_dbt_artifacts(moto, small_fleet, tmp_path
 def test_var_injection_rejected_by_dbt_itself(small_fleet, tmp_path):
     env = {**os.environ, **isolated_env(tmp_path), "CAPFC_DUCKDB_PATH": str(tmp_path / "x.duckdb")}
     done = subprocess.run(
-        [str(BIN / "dbt"), "build", "--profiles-dir", "profiles", "--select", "stg_raw__servers",
-         "--vars", "{raw_root: \"data/raw'; drop table x; --\"}"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+        [
+            str(BIN / "dbt"),
+            "build",
+            "--profiles-dir",
+            "profiles",
+            "--select",
+            "stg_raw__servers",
+            "--vars",
+            '{raw_root: "data/raw\'; drop table x; --"}',
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert "is not a safe path" in done.stdout
     window = subprocess.run(
-        [str(BIN / "dbt"), "build", "--profiles-dir", "profiles", "--select", "stg_raw__servers",
-         "--vars", f"{{raw_root: '{small_fleet.raw}', feature_lags: ['1; drop table x']}}"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+        [
+            str(BIN / "dbt"),
+            "build",
+            "--profiles-dir",
+            "profiles",
+            "--select",
+            "stg_raw__servers",
+            "--vars",
+            f"{{raw_root: '{small_fleet.raw}', feature_lags: ['1; drop table x']}}",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert window.returncode != 0 and "whole numbers" in window.stdout
 
 

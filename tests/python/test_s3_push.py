@@ -67,23 +67,31 @@ def test_unreachable_endpoint_fails_clearly(aws_env, small_fleet):
     from conftest import free_port
 
     with pytest.raises(PushError, match="cannot reach"):
-        push_dataset(small_fleet.raw, BUCKET, PREFIX,
-                     endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=2)
+        push_dataset(
+            small_fleet.raw, BUCKET, PREFIX, endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=2
+        )
 
 
 @pytest.mark.s3
 @pytest.mark.dbt
 def test_dbt_reads_raw_contract_back_from_s3(moto, small_fleet, tmp_path):
     _client(moto.endpoint_url).create_bucket(Bucket=BUCKET)
-    capfc("push", "--source", str(small_fleet.raw), "--bucket", BUCKET, "--prefix", PREFIX,
-          "--endpoint-url", moto.endpoint_url)
+    capfc(
+        "push",
+        "--source",
+        str(small_fleet.raw),
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        PREFIX,
+        "--endpoint-url",
+        moto.endpoint_url,
+    )
     env = {**isolated_env(tmp_path), "CAPFC_S3_ENDPOINT": moto.host_port}
-    capfc("build", "--raw-root", f"s3://{BUCKET}/{PREFIX}",
-          "--select", "+fct_load_reconciliation", env=env)
+    capfc("build", "--raw-root", f"s3://{BUCKET}/{PREFIX}", "--select", "+fct_load_reconciliation", env=env)
     import duckdb
 
-    with duckdb.connect(str(tmp_path / "warehouse" / "capacity_forecaster.duckdb"),
-                        read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "warehouse" / "capacity_forecaster.duckdb"), read_only=True) as con:
         rows_read, reconciled = con.sql(
             "select sum(rows_read), bool_and(is_reconciled) from main_marts.fct_load_reconciliation"
         ).fetchone()

@@ -39,7 +39,8 @@ def test_one_champion_forecast_per_live_series_and_day(built_warehouse, small_fl
     assert (per_key == 1).all()
     assert set(champions.server_id) == set(live.server_id)
     days = built_warehouse.query(
-        "select count(distinct metric_date) as n from main_marts.fct_server_daily_metrics").n[0]
+        "select count(distinct metric_date) as n from main_marts.fct_server_daily_metrics"
+    ).n[0]
     horizon = min(90, days // 2)  # forecasts reach half the history at most (150 days -> 75)
     assert champions.groupby(["server_id", "metric"]).size().eq(horizon).all()
     assert sorted(champions.horizon_days.unique()) == list(range(1, horizon + 1))
@@ -63,8 +64,15 @@ def test_backtest_champions_and_registry(built_warehouse):
         select * from main_marts.fct_backtest_metrics
         where metric = 'all' and archetype = 'all' and horizon_bucket = 'all' and period = 'all'
     """).set_index("model")
-    enabled = {"seasonal_naive", "moving_average", "prophet", "random_forest",
-               "gradient_boosting", "global_hgb", "archetype_pooled"}
+    enabled = {
+        "seasonal_naive",
+        "moving_average",
+        "prophet",
+        "random_forest",
+        "gradient_boosting",
+        "global_hgb",
+        "archetype_pooled",
+    }
     assert set(metrics.index) == enabled
     assert metrics.coverage_80.between(0, 1).all() and (metrics.n_forecasts > 0).all()
     assert metrics.loc["seasonal_naive", "mae_ratio_vs_seasonal_naive"] == 1.0

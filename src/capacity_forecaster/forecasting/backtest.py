@@ -27,9 +27,16 @@ from capacity_forecaster.forecasting.settings import TABULAR_MODELS, ForecastSet
 from capacity_forecaster.forecasting.tabular import DesignBuilder, FittedTabular, fit_tabular
 
 Log = Callable[[str], None]
-CV_COLUMNS = {"fold": "int64", "model": "str", "train_end_date": "datetime64[ns]",
-              "horizon_days": "int64", "n_forecasts": "int64", "mae": "float64", "mase": "float64",
-              "fit_seconds": "float64"}
+CV_COLUMNS = {
+    "fold": "int64",
+    "model": "str",
+    "train_end_date": "datetime64[ns]",
+    "horizon_days": "int64",
+    "n_forecasts": "int64",
+    "mae": "float64",
+    "mase": "float64",
+    "fit_seconds": "float64",
+}
 
 
 def supported_horizon(panel: Panel, settings: ForecastSettings) -> int:
@@ -66,8 +73,14 @@ def prophet_sample(panel: Panel, per_archetype: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=int)
 
 
-def local_forecast(model: str, panel: Panel, origin: int, horizon: int, settings: ForecastSettings,
-                   series: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def local_forecast(
+    model: str,
+    panel: Panel,
+    origin: int,
+    horizon: int,
+    settings: ForecastSettings,
+    series: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Point forecast (S, H) and, for Prophet, its native bounds (S, 2L, H)."""
     if model == "seasonal_naive":
         return baselines.seasonal_naive(panel, origin, horizon), None
@@ -77,8 +90,9 @@ def local_forecast(model: str, panel: Panel, origin: int, horizon: int, settings
         return baselines.archetype_pooled(panel, origin, horizon, origin, settings.min_history_days), None
     if model == "prophet":
         cols = np.arange(panel.n_series) if series is None else series
-        out = prophet_forecast(panel, origin, horizon, cols, settings.params(model),
-                               settings.interval_levels, settings.n_jobs)
+        out = prophet_forecast(
+            panel, origin, horizon, cols, settings.params(model), settings.interval_levels, settings.n_jobs
+        )
         yhat = np.full((panel.n_series, horizon), np.nan)
         native = np.full((panel.n_series, 2 * len(settings.interval_levels), horizon), np.nan)
         yhat[cols], native[cols] = out[:, 0], out[:, 1:]
@@ -86,19 +100,32 @@ def local_forecast(model: str, panel: Panel, origin: int, horizon: int, settings
     raise ValueError(f"unknown local model {model}")
 
 
-def _long(panel: Panel, model: str, origin: int, yhat: np.ndarray, native: np.ndarray | None,
-          levels: tuple[float, ...], with_actuals: bool, series: np.ndarray | None = None) -> pd.DataFrame:
+def _long(
+    panel: Panel,
+    model: str,
+    origin: int,
+    yhat: np.ndarray,
+    native: np.ndarray | None,
+    levels: tuple[float, ...],
+    with_actuals: bool,
+    series: np.ndarray | None = None,
+) -> pd.DataFrame:
     horizon = yhat.shape[1]
     cols = np.arange(panel.n_series) if series is None else series
     h = np.tile(np.arange(1, horizon + 1), cols.size)
     s = np.repeat(cols, horizon)
-    frame = pd.DataFrame({
-        "model": model, "series": s, "origin_date": panel.dates[origin],
-        "forecast_date": panel.dates[origin] + pd.to_timedelta(h, "D"), "horizon_days": h,
-        # Daily P95 is a percentage: a forecast beyond 0-100 (trees extrapolating growth) is
-        # physically impossible, so it is clipped like the interval bounds.
-        "yhat_pct": np.clip(yhat[cols].ravel(), 0.0, 100.0),
-    })
+    frame = pd.DataFrame(
+        {
+            "model": model,
+            "series": s,
+            "origin_date": panel.dates[origin],
+            "forecast_date": panel.dates[origin] + pd.to_timedelta(h, "D"),
+            "horizon_days": h,
+            # Daily P95 is a percentage: a forecast beyond 0-100 (trees extrapolating growth) is
+            # physically impossible, so it is clipped like the interval bounds.
+            "yhat_pct": np.clip(yhat[cols].ravel(), 0.0, 100.0),
+        }
+    )
     if with_actuals:
         frame["actual_pct"] = panel.y[origin + h, s]
     if native is not None:
@@ -108,8 +135,13 @@ def _long(panel: Panel, model: str, origin: int, yhat: np.ndarray, native: np.nd
     return frame[np.isfinite(frame["yhat_pct"])]
 
 
-def _decorate(frame: pd.DataFrame, panel: Panel, scale: np.ndarray, origin_observed: dict[int, np.ndarray],
-              min_history: int) -> pd.DataFrame:
+def _decorate(
+    frame: pd.DataFrame,
+    panel: Panel,
+    scale: np.ndarray,
+    origin_observed: dict[int, np.ndarray],
+    min_history: int,
+) -> pd.DataFrame:
     keys = panel.keys
     frame["server_id"] = keys["server_id"].to_numpy()[frame["series"]]
     frame["metric"] = keys["metric"].to_numpy()[frame["series"]]
@@ -142,8 +174,11 @@ def run_backtest(panel: Panel, settings: ForecastSettings, log: Log = print) -> 
                 yhat = fitted.predict(builder, origin, plan.horizon)
                 frames.append(_long(panel, model, origin, yhat, None, settings.interval_levels, True))
         else:
-            series = (prophet_sample(panel, settings.prophet_backtest_servers_per_archetype, settings.seed)
-                      if model == "prophet" else None)
+            series = (
+                prophet_sample(panel, settings.prophet_backtest_servers_per_archetype, settings.seed)
+                if model == "prophet"
+                else None
+            )
             for origin in plan.origins:
                 yhat, native = local_forecast(model, panel, origin, plan.horizon, settings, series)
                 frames.append(_long(panel, model, origin, yhat, native, settings.interval_levels, True))
@@ -180,12 +215,18 @@ def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log
                 yhat, _ = local_forecast(model, panel, cut, horizon, settings)
             actual = panel.y[cut + 1 : cut + 1 + horizon].T
             err = np.abs(actual - yhat)
-            rows.append({
-                "fold": fold, "model": model, "train_end_date": panel.dates[cut],
-                "horizon_days": horizon, "n_forecasts": int(np.isfinite(err).sum()),
-                "mae": float(np.nanmean(err)), "mase": float(np.nanmean(err / scale[:, None])),
-                "fit_seconds": round(time.perf_counter() - started, 3),
-            })
+            rows.append(
+                {
+                    "fold": fold,
+                    "model": model,
+                    "train_end_date": panel.dates[cut],
+                    "horizon_days": horizon,
+                    "n_forecasts": int(np.isfinite(err).sum()),
+                    "mae": float(np.nanmean(err)),
+                    "mase": float(np.nanmean(err / scale[:, None])),
+                    "fit_seconds": round(time.perf_counter() - started, 3),
+                }
+            )
         log(f"cv fold {fold}: train_end {panel.dates[cut].date()}")
     return pd.DataFrame(rows)
 
@@ -210,8 +251,9 @@ def train_final(panel: Panel, settings: ForecastSettings, log: Log = print) -> T
             tabular[model] = fit_tabular(model, builder, origin, settings, rng)
         elif model == "prophet":
             live = np.flatnonzero(panel.observed_days(origin) > 0)
-            yhat, native = local_forecast(model, panel, origin, supported_horizon(panel, settings),
-                                          settings, live)
+            yhat, native = local_forecast(
+                model, panel, origin, supported_horizon(panel, settings), settings, live
+            )
             prophet = {"yhat": yhat, "native": native}
         seconds[model] = round(time.perf_counter() - started, 3)
         log(f"trained {model} in {seconds[model]}s")

@@ -23,8 +23,9 @@ def moving_average(panel: Panel, origin: int, horizon: int, window_days: int) ->
     return np.repeat(level[:, None], horizon, axis=1)
 
 
-def archetype_pooled(panel: Panel, origin: int, horizon: int, train_end: int,
-                     min_history_days: int) -> np.ndarray:
+def archetype_pooled(
+    panel: Panel, origin: int, horizon: int, train_end: int, min_history_days: int
+) -> np.ndarray:
     """(S, H): cold-start forecast. The series' own recent level times its archetype x metric
     weekday profile, pooled over mature series with data up to `train_end` only."""
     level = quiet_nanmean(panel.y[max(0, origin - 27) : origin + 1])

@@ -31,8 +31,10 @@ def level_tag(level: float) -> str:
 def quantile_table(residuals: pd.DataFrame, levels: tuple[float, ...]) -> pd.DataFrame:
     """Scaled-residual quantiles per (model, metric, bucket), with a pooled fallback."""
     probs = sorted({p for lv in levels for p in ((1 - lv) / 2, (1 + lv) / 2)})
-    frame = residuals.assign(bucket=interval_bucket(residuals["horizon_days"]),
-                             r=(residuals["actual_pct"] - residuals["yhat_pct"]) / residuals["scale"])
+    frame = residuals.assign(
+        bucket=interval_bucket(residuals["horizon_days"]),
+        r=(residuals["actual_pct"] - residuals["yhat_pct"]) / residuals["scale"],
+    )
     frame = frame[np.isfinite(frame["r"])]
 
     def table(keys: list[str]) -> pd.DataFrame:
@@ -44,8 +46,7 @@ def quantile_table(residuals: pd.DataFrame, levels: tuple[float, ...]) -> pd.Dat
     fine, pooled = table(["model", "metric", "bucket"]), table(["model", "bucket"])
     merged = fine.merge(pooled, on=["model", "bucket"], suffixes=("", "_pooled"))
     for column in [c for c in fine.columns if c.startswith("q")]:
-        merged[column] = np.where(merged["n"] >= MIN_GROUP_ROWS, merged[column],
-                                  merged[f"{column}_pooled"])
+        merged[column] = np.where(merged["n"] >= MIN_GROUP_ROWS, merged[column], merged[f"{column}_pooled"])
     return merged[["model", "metric", "bucket", *[c for c in fine.columns if c.startswith("q")]]]
 
 
@@ -59,17 +60,28 @@ def _extend_to_all_buckets(quantiles: pd.DataFrame) -> pd.DataFrame:
         longest = group.loc[group["bucket"].idxmax()]
         for bucket in range(int(longest["bucket"]) + 1, len(INTERVAL_BUCKETS)):
             widened = longest[q_cols] * np.sqrt(mids[bucket] / mids[int(longest["bucket"])])
-            parts.append(pd.DataFrame([{"model": model, "metric": metric, "bucket": bucket,
-                                        **widened.to_dict(), "is_interval_extrapolated": True}]))
+            parts.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "model": model,
+                            "metric": metric,
+                            "bucket": bucket,
+                            **widened.to_dict(),
+                            "is_interval_extrapolated": True,
+                        }
+                    ]
+                )
+            )
     return pd.concat(parts, ignore_index=True)
 
 
-def apply_intervals(forecasts: pd.DataFrame, quantiles: pd.DataFrame,
-                    levels: tuple[float, ...]) -> pd.DataFrame:
+def apply_intervals(
+    forecasts: pd.DataFrame, quantiles: pd.DataFrame, levels: tuple[float, ...]
+) -> pd.DataFrame:
     """Add yhat_lower_/yhat_upper_<level>_pct columns (clipped to 0-100)."""
     frame = forecasts.assign(bucket=interval_bucket(forecasts["horizon_days"]))
-    frame = frame.merge(_extend_to_all_buckets(quantiles), on=["model", "metric", "bucket"],
-                        how="left")
+    frame = frame.merge(_extend_to_all_buckets(quantiles), on=["model", "metric", "bucket"], how="left")
     frame["is_interval_extrapolated"] = frame["is_interval_extrapolated"].fillna(True).astype(bool)
     for level in levels:
         lo, hi = f"q{(1 - level) / 2:.4f}", f"q{(1 + level) / 2:.4f}"
@@ -84,7 +96,8 @@ def leave_one_origin_out(predictions: pd.DataFrame, levels: tuple[float, ...]) -
     origins = predictions["origin_date"].unique()
     if len(origins) < 2:  # nothing to hold out: in-sample, and flagged as such
         return apply_intervals(predictions, quantile_table(predictions, levels), levels).assign(
-            is_interval_in_sample=True)
+            is_interval_in_sample=True
+        )
     parts = []
     for origin in origins:
         held = predictions["origin_date"] == origin

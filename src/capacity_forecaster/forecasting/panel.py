@@ -15,8 +15,13 @@ import pandas as pd
 import pyarrow as pa
 
 CALENDAR_FEATURES = (
-    "day_of_week", "month_of_year", "days_to_quarter_end", "is_end_of_quarter", "is_month_end",
-    "is_holiday", "is_weekend",
+    "day_of_week",
+    "month_of_year",
+    "days_to_quarter_end",
+    "is_end_of_quarter",
+    "is_month_end",
+    "is_holiday",
+    "is_weekend",
 )
 
 
@@ -42,8 +47,11 @@ class Panel:
 
     def subset(self, columns: np.ndarray) -> Panel:
         return Panel(
-            self.dates, self.keys.iloc[columns].reset_index(drop=True), self.y[:, columns],
-            {k: v[:, columns] for k, v in self.features.items()}, self.calendar,
+            self.dates,
+            self.keys.iloc[columns].reset_index(drop=True),
+            self.y[:, columns],
+            {k: v[:, columns] for k, v in self.features.items()},
+            self.calendar,
             self.scale[columns] if self.scale.size else self.scale,
         )
 
@@ -75,8 +83,11 @@ def build_panel(features, servers, calendar, feature_columns: list[str] | None =
 
     long["metric_date"] = pd.to_datetime(long["metric_date"])
     keys = (
-        long[["server_id", "metric"]].drop_duplicates().merge(inventory, on="server_id", how="left")
-        .sort_values(["server_id", "metric"]).reset_index(drop=True)
+        long[["server_id", "metric"]]
+        .drop_duplicates()
+        .merge(inventory, on="server_id", how="left")
+        .sort_values(["server_id", "metric"])
+        .reset_index(drop=True)
     )
     keys["archetype"] = keys["archetype"].fillna("unknown")
     dates = pd.date_range(long["metric_date"].min(), long["metric_date"].max(), freq="D")
@@ -85,7 +96,8 @@ def build_panel(features, servers, calendar, feature_columns: list[str] | None =
         pd.MultiIndex.from_frame(long[["server_id", "metric"]])
     )
     numeric = feature_columns or [
-        c for c in long.columns
+        c
+        for c in long.columns
         if c.startswith("p95_") and c != "p95_pct" and pd.api.types.is_numeric_dtype(long[c])
     ]
 

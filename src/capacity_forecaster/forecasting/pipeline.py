@@ -70,15 +70,22 @@ def train_models(features, servers, calendar, settings_json: str, artifact_root:
             scopes, rows_used = ["per_series"], int(np.isfinite(panel.y).sum())
         else:
             path, scopes, rows_used = None, ["per_series"], int(np.isfinite(panel.y).sum())
-        rows.append({
-            "run_id": run_id, "model": model, "scopes": ",".join(scopes),
-            "params_json": json.dumps(settings.params(model), sort_keys=True),
-            "series_count": panel.n_series, "rows_used": int(rows_used),
-            "fit_seconds": trained.fit_seconds.get(model, 0.0),
-            "artifact_path": str(path) if path else None,
-            "artifact_sha256": sha256_file(path) if path else None,
-            "train_start_date": first, "train_end_date": last, "trained_at": trained_at,
-        })
+        rows.append(
+            {
+                "run_id": run_id,
+                "model": model,
+                "scopes": ",".join(scopes),
+                "params_json": json.dumps(settings.params(model), sort_keys=True),
+                "series_count": panel.n_series,
+                "rows_used": int(rows_used),
+                "fit_seconds": trained.fit_seconds.get(model, 0.0),
+                "artifact_path": str(path) if path else None,
+                "artifact_sha256": sha256_file(path) if path else None,
+                "train_start_date": first,
+                "train_end_date": last,
+                "trained_at": trained_at,
+            }
+        )
     _prune(artifact_root)
     return pd.DataFrame(rows)
 

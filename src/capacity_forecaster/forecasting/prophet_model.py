@@ -25,8 +25,9 @@ def _quiet() -> None:
         logger.propagate = False
 
 
-def _fit_one(ds: np.ndarray, y: np.ndarray, eoq: np.ndarray, params: dict[str, Any],
-             interval_width: float) -> Any:
+def _fit_one(
+    ds: np.ndarray, y: np.ndarray, eoq: np.ndarray, params: dict[str, Any], interval_width: float
+) -> Any:
     from prophet import Prophet
 
     _quiet()
@@ -47,8 +48,9 @@ def _fit_one(ds: np.ndarray, y: np.ndarray, eoq: np.ndarray, params: dict[str, A
     return model.fit(frame)
 
 
-def _forecast_one(model: Any, future_ds: np.ndarray, future_eoq: np.ndarray,
-                  levels: tuple[float, ...]) -> np.ndarray:
+def _forecast_one(
+    model: Any, future_ds: np.ndarray, future_eoq: np.ndarray, levels: tuple[float, ...]
+) -> np.ndarray:
     """(1 + 2 * len(levels), H): yhat then lower/upper for each level, from one set of
     predictive samples (Prophet's own uncertainty: trend changes + observation noise)."""
     if model is None:
@@ -61,8 +63,7 @@ def _forecast_one(model: Any, future_ds: np.ndarray, future_eoq: np.ndarray,
     if samples:
         draws = model.predictive_samples(future)["yhat"]  # (H, samples)
         for level in levels:
-            rows += [np.quantile(draws, (1 - level) / 2, axis=1),
-                     np.quantile(draws, (1 + level) / 2, axis=1)]
+            rows += [np.quantile(draws, (1 - level) / 2, axis=1), np.quantile(draws, (1 + level) / 2, axis=1)]
     else:
         rows += [np.full(len(future_ds), np.nan)] * (2 * len(levels))
     return np.vstack(rows)
@@ -73,8 +74,15 @@ def _fit_and_forecast(ds, y, eoq, future_ds, future_eoq, params, levels):
     return _forecast_one(model, future_ds, future_eoq, levels)
 
 
-def prophet_forecast(panel, origin: int, horizon: int, series: np.ndarray, params: dict[str, Any],
-                     levels: tuple[float, ...], n_jobs: int) -> np.ndarray:
+def prophet_forecast(
+    panel,
+    origin: int,
+    horizon: int,
+    series: np.ndarray,
+    params: dict[str, Any],
+    levels: tuple[float, ...],
+    n_jobs: int,
+) -> np.ndarray:
     """(len(series), 1 + 2 * len(levels), H): fit on days <= origin, forecast the next H."""
     from joblib import Parallel, delayed
 
@@ -84,8 +92,7 @@ def prophet_forecast(panel, origin: int, horizon: int, series: np.ndarray, param
     future_ds = (panel.dates[origin] + pd.to_timedelta(np.arange(1, horizon + 1), "D")).to_numpy()
     future_eoq = eoq_all.reindex(future_ds).to_numpy()
     jobs = (
-        delayed(_fit_and_forecast)(ds, panel.y[: origin + 1, s], eoq, future_ds, future_eoq,
-                                   params, levels)
+        delayed(_fit_and_forecast)(ds, panel.y[: origin + 1, s], eoq, future_ds, future_eoq, params, levels)
         for s in series
     )
     results = Parallel(n_jobs=n_jobs, batch_size=4)(jobs)

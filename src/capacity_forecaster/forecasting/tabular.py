@@ -41,8 +41,10 @@ class DesignBuilder:
         self._filled = forward_fill(self.panel.y)
         self._origin_features = sorted(self.panel.features)
         if self.codes is None:
-            self.codes = {c: {v: i for i, v in enumerate(sorted(self.panel.keys[c].unique()))}
-                          for c in ("metric", "archetype")}
+            self.codes = {
+                c: {v: i for i, v in enumerate(sorted(self.panel.keys[c].unique()))}
+                for c in ("metric", "archetype")
+            }
         # Categories unseen at fit time become NaN: HistGradientBoosting's "missing" branch.
         self._metric = self.panel.keys["metric"].map(self.codes["metric"]).to_numpy(dtype=float)
         self._archetype = self.panel.keys["archetype"].map(self.codes["archetype"]).to_numpy(dtype=float)
@@ -50,9 +52,15 @@ class DesignBuilder:
         self._cal = {c: cal[c].astype(float).to_numpy() for c in CALENDAR_FEATURES if c in cal}
         self._cal_index = {d: i for i, d in enumerate(cal.index)}
         self.feature_names = [
-            *[f"origin_{f}_rel" for f in self._origin_features], "last_value_rel",
-            "seasonal_naive_rel", "last_year_rel", "level", "horizon_days",
-            *[f"target_{c}" for c in self._cal], "metric_code", "archetype_code",
+            *[f"origin_{f}_rel" for f in self._origin_features],
+            "last_value_rel",
+            "seasonal_naive_rel",
+            "last_year_rel",
+            "level",
+            "horizon_days",
+            *[f"target_{c}" for c in self._cal],
+            "metric_code",
+            "archetype_code",
         ]
         self.categorical = [len(self.feature_names) - 2, len(self.feature_names) - 1]
 
@@ -63,8 +71,10 @@ class DesignBuilder:
         """Features (n, F) and level (n,) for paired arrays of horizons and series indexes."""
         filled = self._filled[: origin + 1]  # nothing after the origin is ever read
         level = _level(self.panel, filled, origin)[series]
-        cols = [self.panel.features[f][origin, series] - (0 if "std" in f else level)
-                for f in self._origin_features]
+        cols = [
+            self.panel.features[f][origin, series] - (0 if "std" in f else level)
+            for f in self._origin_features
+        ]
         cols.append(filled[origin, series] - level)
         source = np.clip(origin + horizons - 7 * np.ceil(horizons / 7).astype(int), 0, origin)
         cols.append(filled[source, series] - level)
@@ -83,10 +93,17 @@ class DesignBuilder:
         cols += [self._metric[series], self._archetype[series]]
         return np.column_stack(cols), level
 
-    def training_set(self, train_end: int, horizon: int, stride: int, per_origin: int,
-                     rng: np.random.Generator, series: np.ndarray | None = None,
-                     first_origin: int = 30, max_rows: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
+    def training_set(
+        self,
+        train_end: int,
+        horizon: int,
+        stride: int,
+        per_origin: int,
+        rng: np.random.Generator,
+        series: np.ndarray | None = None,
+        first_origin: int = 30,
+        max_rows: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Sampled (origin, horizon) pairs whose target day is <= train_end.
 
         With `max_rows`, each origin draws only a random share of the series, so the matrix
@@ -101,8 +118,11 @@ class DesignBuilder:
             room = min(horizon, train_end - origin)
             if room < 1:
                 break
-            chosen = series if share >= 1.0 else rng.choice(
-                series, max(1, round(series.size * share)), replace=False)
+            chosen = (
+                series
+                if share >= 1.0
+                else rng.choice(series, max(1, round(series.size * share)), replace=False)
+            )
             h = rng.integers(1, room + 1, size=(chosen.size, per_origin)).ravel()
             s = np.repeat(chosen, per_origin)
             x, level = self.rows(origin, h, s)
@@ -144,8 +164,9 @@ class Imputed:
         return self.estimator.predict(_impute(x))
 
 
-def make_estimator(name: str, params: dict[str, Any], n_jobs: int, seed: int,
-                   categorical: list[int] | None = None):
+def make_estimator(
+    name: str, params: dict[str, Any], n_jobs: int, seed: int, categorical: list[int] | None = None
+):
     from sklearn.ensemble import (
         GradientBoostingRegressor,
         HistGradientBoostingRegressor,
@@ -155,8 +176,7 @@ def make_estimator(name: str, params: dict[str, Any], n_jobs: int, seed: int,
     if name == "global_hgb":
         # Archetype and metric as native categoricals: as plain numbers the global model
         # cannot separate archetypes (holdout MASE 1.01 vs 0.89, see bench/results).
-        return HistGradientBoostingRegressor(random_state=seed, categorical_features=categorical,
-                                             **params)
+        return HistGradientBoostingRegressor(random_state=seed, categorical_features=categorical, **params)
     if name == "random_forest":
         return Imputed(RandomForestRegressor(random_state=seed, n_jobs=n_jobs, **params))
     if name == "gradient_boosting":
@@ -181,38 +201,44 @@ class FittedTabular:
         out = np.full((builder.panel.n_series, horizon), np.nan)
         archetypes = builder.panel.keys["archetype"].to_numpy()
         for scope, estimator in self.estimators.items():
-            series = (np.arange(builder.panel.n_series) if scope == "*"
-                      else np.flatnonzero(archetypes == scope))
+            series = (
+                np.arange(builder.panel.n_series) if scope == "*" else np.flatnonzero(archetypes == scope)
+            )
             if series.size:
                 out[series] = builder.predict(estimator, origin, horizon, series)
         return out
 
 
-def fit_tabular(name: str, builder: DesignBuilder, train_end: int, settings, rng: np.random.Generator
-                ) -> FittedTabular:
+def fit_tabular(
+    name: str, builder: DesignBuilder, train_end: int, settings, rng: np.random.Generator
+) -> FittedTabular:
     params = settings.params(name)
     started = time.perf_counter()
-    kwargs = dict(horizon=settings.horizon_days, stride=settings.train_origin_stride_days,
-                  per_origin=settings.horizons_per_origin, rng=rng)
+    kwargs = dict(
+        horizon=settings.horizon_days,
+        stride=settings.train_origin_stride_days,
+        per_origin=settings.horizons_per_origin,
+        rng=rng,
+    )
     estimators: dict[str, Any] = {}
     rows = 0
     if name == "global_hgb":
         x, y = builder.training_set(train_end, max_rows=settings.max_train_rows_global, **kwargs)
         if y.size:
-            estimators["*"] = make_estimator(name, params, settings.n_jobs, settings.seed,
-                                             builder.categorical).fit(x, y)
+            estimators["*"] = make_estimator(
+                name, params, settings.n_jobs, settings.seed, builder.categorical
+            ).fit(x, y)
         rows = y.size
     else:
         archetypes = builder.panel.keys["archetype"].to_numpy()
         for archetype in sorted(set(archetypes)):
-            x, y = builder.training_set(train_end, series=np.flatnonzero(archetypes == archetype),
-                                        **kwargs)
+            x, y = builder.training_set(train_end, series=np.flatnonzero(archetypes == archetype), **kwargs)
             if y.size > settings.max_train_rows_per_archetype:  # the seed's params are slow
                 pick = rng.choice(y.size, settings.max_train_rows_per_archetype, replace=False)
                 x, y = x[pick], y[pick]
             if y.size:
-                estimators[archetype] = make_estimator(name, params, settings.n_jobs,
-                                                       settings.seed).fit(x, y)
+                estimators[archetype] = make_estimator(name, params, settings.n_jobs, settings.seed).fit(x, y)
             rows += y.size
-    return FittedTabular(name, estimators, train_end, rows, time.perf_counter() - started, params,
-                         builder.codes)
+    return FittedTabular(
+        name, estimators, train_end, rows, time.perf_counter() - started, params, builder.codes
+    )

@@ -221,9 +221,7 @@ def _simulate_chunk(
         2 * np.pi * (cal["doy"][:, None] - np.array([a.yearly_peak_doy for a in arch])) / 365.25
     )
     month_end = 1 + cal["month_end_ramp"][:, None] * np.array([a.month_end_uplift for a in arch])
-    quarter_end = 1 + cal["quarter_end_ramp"][:, None] * np.array(
-        [a.quarter_end_uplift for a in arch]
-    )
+    quarter_end = 1 + cal["quarter_end_ramp"][:, None] * np.array([a.quarter_end_uplift for a in arch])
     holiday_drop = np.where(srv.archetype == 3, 0.95, 0.65)  # batch jobs run on holidays
     holiday = np.where(cal["holiday"][:, None], holiday_drop, 1.0)
     calendar = weekend * yearly * month_end * quarter_end * holiday  # (H, S)
@@ -251,9 +249,7 @@ def _simulate_chunk(
     return values.astype(np.float32), observed
 
 
-def _write_day(
-    root: Path, date: dt.date, ts: np.ndarray, ids: np.ndarray, values: np.ndarray
-) -> int:
+def _write_day(root: Path, date: dt.date, ts: np.ndarray, ids: np.ndarray, values: np.ndarray) -> int:
     folder = root / "metrics" / f"date={date.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     columns = [pa.array(ts, pa.timestamp("us", tz="UTC")), pa.array(ids, pa.string())]
@@ -267,8 +263,7 @@ def _inventory_table(spec: FleetSpec, srv: _Servers, rng: np.random.Generator) -
     types = [rng.choice(ARCHETYPES[a].instance_types) for a in srv.archetype]
     start = np.datetime64(spec.start, "D")
     decommissioned = [
-        None if last >= spec.total_days else (start + int(last)).astype(dt.date)
-        for last in srv.last_day
+        None if last >= spec.total_days else (start + int(last)).astype(dt.date) for last in srv.last_day
     ]
     return pa.table(
         {
@@ -293,8 +288,14 @@ def _truth_table(
 ) -> pa.Table:
     """Per server x metric: the generating parameters and first future threshold crossings."""
     rows: dict[str, list] = {
-        "server_id": [], "metric": [], "archetype": [], "growth_per_year": [],
-        "growth_model": [], "step_date": [], "step_factor": [], "future_max_daily_p95": [],
+        "server_id": [],
+        "metric": [],
+        "archetype": [],
+        "growth_per_year": [],
+        "growth_model": [],
+        "step_date": [],
+        "step_factor": [],
+        "future_max_daily_p95": [],
     }
     for t in thresholds:
         rows[f"first_cross_{int(t)}_date"] = []
@@ -383,9 +384,7 @@ def generate_fleet(
     if csv_writer is not None:
         csv_writer(None, None, None)
     if spec.future_days and truth_root is not None:
-        pq.write_table(
-            _truth_table(spec, srv, future_p95, thresholds), truth_root / "server_truth.parquet"
-        )
+        pq.write_table(_truth_table(spec, srv, future_p95, thresholds), truth_root / "server_truth.parquet")
     return FleetResult(metrics_rows, truth_rows, len(ids), spec.total_days, bytes_written)
 
 

@@ -50,10 +50,15 @@ class CloudWatchImportResult:
 def _clients(region: str | None, endpoint_url: str | None, profile: str | None):
     session = boto3.Session(profile_name=profile, region_name=region or "us-east-1")
     config = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60)
-    return (session.client("ec2", endpoint_url=endpoint_url, config=config),
-            session.client("cloudwatch", endpoint_url=endpoint_url, config=config),
-            session.client("cloudwatch", endpoint_url=endpoint_url,
-                           config=Config(retries={"max_attempts": 1}, connect_timeout=5)))
+    return (
+        session.client("ec2", endpoint_url=endpoint_url, config=config),
+        session.client("cloudwatch", endpoint_url=endpoint_url, config=config),
+        session.client(
+            "cloudwatch",
+            endpoint_url=endpoint_url,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5),
+        ),
+    )
 
 
 def _instances(ec2, instance_ids: list[str] | None, tags: Mapping[str, str] | None) -> list[dict]:
@@ -76,9 +81,13 @@ def _instance_types(ec2, types: set[str]) -> dict[str, tuple[int | None, int | N
         found = ec2.describe_instance_types(InstanceTypes=sorted(types))["InstanceTypes"]
     except (ClientError, BotoCoreError):
         return {}
-    return {t["InstanceType"]: (t.get("VCpuInfo", {}).get("DefaultVCpus"),
-                                round(t.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024) or None)
-            for t in found}
+    return {
+        t["InstanceType"]: (
+            t.get("VCpuInfo", {}).get("DefaultVCpus"),
+            round(t.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024) or None,
+        )
+        for t in found
+    }
 
 
 def _queries(instance_ids: list[str], period: int, stat: str) -> list[dict]:
@@ -86,14 +95,22 @@ def _queries(instance_ids: list[str], period: int, stat: str) -> list[dict]:
     for i, instance in enumerate(instance_ids):
         for metric, namespace, names, _ in METRIC_SOURCES:
             for j, name in enumerate(names):
-                queries.append({
-                    "Id": f"q{i}_{metric}_{j}",
-                    "Label": f"{instance}|{metric}",
-                    "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": name,
-                                              "Dimensions": [{"Name": "InstanceId", "Value": instance}]},
-                                   "Period": period, "Stat": stat},
-                    "ReturnData": True,
-                })
+                queries.append(
+                    {
+                        "Id": f"q{i}_{metric}_{j}",
+                        "Label": f"{instance}|{metric}",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": namespace,
+                                "MetricName": name,
+                                "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+                            },
+                            "Period": period,
+                            "Stat": stat,
+                        },
+                        "ReturnData": True,
+                    }
+                )
     return queries
 
 
@@ -104,15 +121,21 @@ def _fetch(cw, queries: list[dict], start: dt.datetime, end: dt.datetime) -> pd.
         labels = {q["Id"]: q["Label"] for q in batch}
         token = None
         while True:
-            kwargs = {"MetricDataQueries": batch, "StartTime": start, "EndTime": end,
-                      "ScanBy": "TimestampAscending"}
+            kwargs = {
+                "MetricDataQueries": batch,
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            }
             if token:
                 kwargs["NextToken"] = token
             page = cw.get_metric_data(**kwargs)
             for result in page["MetricDataResults"]:
                 instance, metric = labels[result["Id"]].split("|")
-                rows += [(instance, metric, pd.Timestamp(t), v)
-                         for t, v in zip(result["Timestamps"], result["Values"], strict=True)]
+                rows += [
+                    (instance, metric, pd.Timestamp(t), v)
+                    for t, v in zip(result["Timestamps"], result["Values"], strict=True)
+                ]
             token = page.get("NextToken")
             if not token:
                 break
@@ -121,8 +144,9 @@ def _fetch(cw, queries: list[dict], start: dt.datetime, end: dt.datetime) -> pd.
 
 def _supports_p95(probe, instance: str, start: dt.datetime, end: dt.datetime) -> bool:
     try:
-        page = probe.get_metric_data(MetricDataQueries=_queries([instance], HOUR, "p95")[:1],
-                                     StartTime=start, EndTime=end)
+        page = probe.get_metric_data(
+            MetricDataQueries=_queries([instance], HOUR, "p95")[:1], StartTime=start, EndTime=end
+        )
     except (ClientError, BotoCoreError):
         return False
     values = page["MetricDataResults"][0]["Values"] if page["MetricDataResults"] else []
@@ -130,9 +154,16 @@ def _supports_p95(probe, instance: str, start: dt.datetime, end: dt.datetime) ->
 
 
 def import_cloudwatch(
-    out_root: Path, start: dt.datetime, end: dt.datetime, *, capacities: Mapping[str, Mapping[str, float]],
-    instance_ids: list[str] | None = None, tags: Mapping[str, str] | None = None,
-    region: str | None = None, endpoint_url: str | None = None, profile: str | None = None,
+    out_root: Path,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    capacities: Mapping[str, Mapping[str, float]],
+    instance_ids: list[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
     sample_seconds: int = 300,
 ) -> CloudWatchImportResult:
     ec2, cw, probe = _clients(region, endpoint_url, profile)
@@ -158,7 +189,8 @@ def import_cloudwatch(
     for metric, unit_key, scale in (("network", "network_mbps", 8 / 1e6), ("disk_io", "disk_mbps", 1 / 1e6)):
         rows = data["metric"] == metric
         capacity = data.loc[rows, "server_id"].map(
-            lambda s, k=unit_key: capacities.get(itype[s], default).get(k, default.get(k)))
+            lambda s, k=unit_key: capacities.get(itype[s], default).get(k, default.get(k))
+        )
         if capacity.isna().any():
             missing = sorted({itype[s] for s in data.loc[rows & capacity.isna(), "server_id"]})
             raise CloudWatchImportError(f"var instance_capacity has no {unit_key} for {missing}")
@@ -168,18 +200,29 @@ def import_cloudwatch(
     con.register("samples", data)
     con.execute(f"""create view hourly as
         select date_trunc('hour', timestamp) as timestamp, server_id,
-               {", ".join(f"quantile_cont(value, 0.95) filter (where metric = '{m}') as {m}_p95"
-                          for m in kind)}
+               {
+        ", ".join(f"quantile_cont(value, 0.95) filter (where metric = '{m}') as {m}_p95" for m in kind)
+    }
         from samples group by all""")
     hourly = write_hourly(con, "hourly", out_root, f"cloudwatch-{start:%Y%m%d}-{end:%Y%m%d}")
     tag = lambda i, *keys: next((t["Value"] for t in i.get("Tags", []) if t["Key"] in keys), None)  # noqa: E731
-    merge_inventory(out_root, [{
-        "server_id": i["InstanceId"], "archetype": tag(i, "archetype") or "unknown",
-        "instance_type": i["InstanceType"], "vcpus": types.get(i["InstanceType"], (None, None))[0],
-        "memory_gb": types.get(i["InstanceType"], (None, None))[1],
-        "region": i.get("Placement", {}).get("AvailabilityZone", "")[:-1] or region,
-        "business_unit": tag(i, "team", "business_unit"), "environment": tag(i, "env", "environment"),
-        "commissioned_date": pd.Timestamp(i["LaunchTime"]).date() if i.get("LaunchTime") else None,
-    } for i in instances])
-    return CloudWatchImportResult(len(ids), hourly, "cloudwatch_p95" if native
-                                  else "local_p95_from_5min_samples")
+    merge_inventory(
+        out_root,
+        [
+            {
+                "server_id": i["InstanceId"],
+                "archetype": tag(i, "archetype") or "unknown",
+                "instance_type": i["InstanceType"],
+                "vcpus": types.get(i["InstanceType"], (None, None))[0],
+                "memory_gb": types.get(i["InstanceType"], (None, None))[1],
+                "region": i.get("Placement", {}).get("AvailabilityZone", "")[:-1] or region,
+                "business_unit": tag(i, "team", "business_unit"),
+                "environment": tag(i, "env", "environment"),
+                "commissioned_date": pd.Timestamp(i["LaunchTime"]).date() if i.get("LaunchTime") else None,
+            }
+            for i in instances
+        ],
+    )
+    return CloudWatchImportResult(
+        len(ids), hourly, "cloudwatch_p95" if native else "local_p95_from_5min_samples"
+    )

@@ -11,9 +11,15 @@ import pyarrow.parquet as pq
 
 METRICS = ("cpu", "memory", "disk_io", "network")
 INVENTORY_COLUMNS = {
-    "server_id": pa.string(), "archetype": pa.string(), "instance_type": pa.string(),
-    "vcpus": pa.int32(), "memory_gb": pa.int32(), "region": pa.string(),
-    "business_unit": pa.string(), "environment": pa.string(), "commissioned_date": pa.date32(),
+    "server_id": pa.string(),
+    "archetype": pa.string(),
+    "instance_type": pa.string(),
+    "vcpus": pa.int32(),
+    "memory_gb": pa.int32(),
+    "region": pa.string(),
+    "business_unit": pa.string(),
+    "environment": pa.string(),
+    "commissioned_date": pa.date32(),
     "decommissioned_date": pa.date32(),
 }
 
@@ -25,8 +31,10 @@ def safe_name(text: str) -> str:
 def write_hourly(con: duckdb.DuckDBPyConnection, relation: str, out_root: Path, source: str) -> int:
     """`relation` has timestamp (TIMESTAMPTZ, on the hour), server_id and <metric>_p95 columns.
     One file per day named after the source, so re-importing the same source replaces it."""
-    days = [d for (d,) in con.sql(
-        f"select distinct cast(timestamp as date) from {relation} order by 1").fetchall()]
+    days = [
+        d
+        for (d,) in con.sql(f"select distinct cast(timestamp as date) from {relation} order by 1").fetchall()
+    ]
     total = 0
     for day in days:
         table = con.sql(f"""

@@ -62,8 +62,9 @@ def import_csv(
     con.execute(f"set TimeZone = '{timezone.replace(chr(39), '')}'")
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"create view src as select * from read_csv({literal}, header = true, "
-                    "all_varchar = true)")
+        con.execute(
+            f"create view src as select * from read_csv({literal}, header = true, all_varchar = true)"
+        )
         con.execute("select count(*) from src").fetchone()
     except duckdb.Error as exc:
         raise CsvImportError(f"{path}: cannot read as CSV: {exc}") from exc
@@ -73,8 +74,9 @@ def import_csv(
         needed += [metric_column, value_column]
     missing = [c for c in needed if c not in columns]
     if missing or (layout == "wide" and not any(mapping[m] in columns for m in METRICS)):
-        raise CsvImportError(f"{path}: missing column(s) {missing or list(mapping.values())}; "
-                             f"found {sorted(columns)}")
+        raise CsvImportError(
+            f"{path}: missing column(s) {missing or list(mapping.values())}; found {sorted(columns)}"
+        )
     ts, server = _quote(timestamp_column), _quote(server_column)
     if layout == "long":
         inverse = {v: k for k, v in mapping.items()}
@@ -83,20 +85,27 @@ def import_csv(
             select {ts} as ts_text, {server} as server_id, case {cases} end as metric,
                    try_cast({_quote(value_column)} as double) as value from src""")
     else:
-        parts = [f"select {ts} as ts_text, {server} as server_id, '{m}' as metric, "
-                 f"try_cast({_quote(mapping[m])} as double) as value from src"
-                 for m in METRICS if mapping[m] in columns]
+        parts = [
+            f"select {ts} as ts_text, {server} as server_id, '{m}' as metric, "
+            f"try_cast({_quote(mapping[m])} as double) as value from src"
+            for m in METRICS
+            if mapping[m] in columns
+        ]
         con.execute("create view samples as " + " union all ".join(parts))
     # TIMESTAMPTZ parses explicit offsets; naive strings are read in the session TimeZone.
     con.execute("""create view parsed as
         select try_cast(ts_text as timestamptz) as ts, server_id, metric, value from samples""")
-    bad = con.sql("select count(*) filter (where ts is null), count(*) filter (where metric is null), "
-                  "count(*) from parsed").fetchone()
+    bad = con.sql(
+        "select count(*) filter (where ts is null), count(*) filter (where metric is null), "
+        "count(*) from parsed"
+    ).fetchone()
     if bad[0]:
-        example = con.sql("select ts_text from samples where try_cast(ts_text as timestamptz) is null "
-                          "limit 1").fetchone()[0]
-        raise CsvImportError(f"{path}: column {timestamp_column!r} has {bad[0]} unreadable "
-                             f"timestamp(s), e.g. {example!r}")
+        example = con.sql(
+            "select ts_text from samples where try_cast(ts_text as timestamptz) is null limit 1"
+        ).fetchone()[0]
+        raise CsvImportError(
+            f"{path}: column {timestamp_column!r} has {bad[0]} unreadable timestamp(s), e.g. {example!r}"
+        )
     if bad[1]:
         raise CsvImportError(f"{path}: {bad[1]} row(s) with a metric not in {sorted(mapping.values())}")
     top = con.sql("select max(value) from parsed").fetchone()[0]
@@ -104,19 +113,26 @@ def import_csv(
     if units == "auto":
         chosen = "fraction" if top is not None and top <= 1.0 else "percent"
         if chosen == "fraction":
-            warnings.warn(f"{path}: every value is <= 1, reading them as fractions (x100); "
-                          "pass units='percent' if they are percentages", stacklevel=2)
+            warnings.warn(
+                f"{path}: every value is <= 1, reading them as fractions (x100); "
+                "pass units='percent' if they are percentages",
+                stacklevel=2,
+            )
     scale = 100.0 if chosen == "fraction" else 1.0
     step = con.sql("""select median(gap) from (select epoch(ts - lag(ts) over (partition by server_id,
         metric order by ts)) / 60 as gap from parsed)""").fetchone()[0]
     con.execute(f"""create view hourly as
         select date_trunc('hour', ts) as timestamp, server_id,
-               {", ".join(f"quantile_cont(value * {scale}, 0.95) filter (where metric = '{m}') as {m}_p95"
-                          for m in METRICS)}
+               {
+        ", ".join(
+            f"quantile_cont(value * {scale}, 0.95) filter (where metric = '{m}') as {m}_p95" for m in METRICS
+        )
+    }
         from parsed group by all""")
     hourly_rows = write_hourly(con, "hourly", out_root, path.stem)
     servers = [s for (s,) in con.sql("select distinct server_id from hourly order by 1").fetchall()]
     first = dict(con.sql("select server_id, cast(min(timestamp) as date) from hourly group by 1").fetchall())
-    added = merge_inventory(out_root, [{"server_id": s, "archetype": archetype,
-                                        "commissioned_date": first[s]} for s in servers])
+    added = merge_inventory(
+        out_root, [{"server_id": s, "archetype": archetype, "commissioned_date": first[s]} for s in servers]
+    )
     return CsvImportResult(bad[2], hourly_rows, len(servers), added, chosen, step)
