@@ -106,8 +106,9 @@ def consolidation_groups(
                     "group_peak_cpu_vcpus": round(float(cpu.max()), 2),
                     "group_peak_memory_gb": round(float(mem.max()), 2),
                     "recommendation": (
-                        f"group {group} ({len(members)} servers, combined CPU peaks at {peak_hour:02d}:00 UTC "
-                        f"with {cpu.max():.1f} vCPUs / {mem.max():.0f} GB): fits on {hosts} x "
+                        f"group {group} ({len(members)} servers, combined CPU peaks at "
+                        f"{peak_hour:02d}:00 UTC with {cpu.max():.1f} vCPUs / {mem.max():.0f} GB): "
+                        f"fits on {hosts} x "
                         f"{biggest.instance_type} at <= {ceiling_pct:.0f}%"
                         + (f", retire {len(members) - hosts}" if len(members) > hosts else "")
                         + (
