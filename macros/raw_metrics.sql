@@ -31,8 +31,11 @@
     {%- set groups = _raw_metric_file_groups(targets) if execute else [] -%}
     {%- if groups | length <= 1 -%}
         {#- At parse time, with no files, or when every file has the same types: the glob. -#}
-        {%- set types = groups[0]['types'] if groups else
-            {'timestamp': 'TIMESTAMP WITH TIME ZONE', 'server_id': 'VARCHAR'} -%}
+        {%- set contract = {'timestamp': 'TIMESTAMP WITH TIME ZONE', 'server_id': 'VARCHAR'} -%}
+        {%- for column in targets if column not in contract -%}
+            {%- do contract.update({column: 'FLOAT'}) -%}
+        {%- endfor -%}
+        {%- set types = groups[0]['types'] if groups else contract -%}
         {{ _raw_metrics_select(relation, targets, types, 'all files') }}
     {%- else -%}
         {%- set glob = "'" ~ var('raw_root') ~ "/metrics/*/*.parquet'" -%}
