@@ -1,18 +1,10 @@
 {#- Feature columns generated from project vars, so the SQL never hard-codes a window. -#}
 
 {% macro window_sizes(name) -%}
-    {#- A lag/window list var, validated where it is used (also at parse time): the values are
-        inlined into SQL, so anything but whole numbers in 1..366 is refused. -#}
-    {%- set values = var(name) -%}
-    {%- if values is string or values is not iterable or values | length == 0 -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-empty list of whole numbers in 1..366, got " ~ (values | tojson)) }}
-    {%- endif -%}
-    {%- for item in values -%}
-        {%- if item is not number or item != item | int or item < 1 or item > 366 -%}
-            {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a list of whole numbers in 1..366, got " ~ (item | tojson)) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(values) }}
+    {#- A lag/window list var. Its values are inlined into SQL, so the project's var rules
+        (validate_project_vars) are applied here too, at parse time. -#}
+    {%- do validate_project_vars() -%}
+    {{ return(var(name)) }}
 {%- endmacro %}
 
 {% macro lag_features(value_column, partition_by, order_by, lags=window_sizes('feature_lags')) -%}

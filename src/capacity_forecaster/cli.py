@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from capacity_forecaster.config import ConfigError, find_project_dir, load_vars, parse_vars_arg
 
@@ -106,11 +107,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from capacity_forecaster.preflight import check_raw_root
-    from capacity_forecaster.warehouse import build_and_publish
+    from capacity_forecaster.warehouse import build_and_publish, warehouse_dir
 
     project_dir, overrides, cfg = _context(args)
     if not cfg["raw_root"].startswith("s3://"):
-        check_raw_root(_resolve(project_dir, cfg["raw_root"]))
+        cache = warehouse_dir(project_dir) / "build" / "preflight_passed.json"
+        check_raw_root(_resolve(project_dir, cfg["raw_root"]), cache)
     dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
     if args.select:
         dbt_args += ["--select", *args.select]
@@ -121,14 +123,43 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metric_map(pairs: list[str] | None) -> dict[str, str]:
-    out = {}
+def _pairs(pairs: list[str] | None, option: str, example: str) -> dict[str, str]:
+    out: dict[str, str] = {}
     for pair in pairs or []:
-        metric, sep, name = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--metric takes METRIC=NAME (e.g. cpu=cpu.pct), got {pair!r}")
-        out[metric] = name
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{option} takes {example}, got {pair!r}")
+        if key in out:
+            raise ConfigError(f"{option} {key} is given twice ({out[key]!r} and {value!r})")
+        out[key] = value
     return out
+
+
+def _metric_map(pairs: list[str] | None, metrics: list[str]) -> dict[str, str]:
+    """--metric METRIC=NAME pairs: every METRIC one of var metrics, each NAME used once."""
+    out = _pairs(pairs, "--metric", "METRIC=NAME (e.g. cpu=system.cpu.pct)")
+    unknown = sorted(set(out) - set(metrics))
+    if unknown:
+        raise ConfigError(
+            f"--metric {', '.join(unknown)}: not a metric; the metrics are {', '.join(metrics)}"
+        )
+    shared = sorted({name for name in out.values() if list(out.values()).count(name) > 1})
+    if shared:
+        raise ConfigError(f"--metric maps several metrics to the same column/value {shared[0]!r}")
+    return out
+
+
+def _check_timezone(name: str) -> str:
+    """The zone must be one DuckDB (which reads the timestamps) knows, e.g. Europe/Paris."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        known = con.execute("select count(*) from pg_timezone_names() where name = ?", [name]).fetchone()
+    if not known or not known[0]:
+        raise ConfigError(
+            f"--timezone {name!r}: unknown time zone; use an IANA name such as Europe/Paris or UTC"
+        )
+    return name
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
@@ -136,6 +167,8 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 
     project_dir, _, cfg = _context(args)
     out = _resolve(project_dir, cfg["raw_root"])
+    metric_map = _metric_map(args.metric, cfg["metrics"])
+    timezone = _check_timezone(args.timezone)
     for path in args.files:
         result = import_csv(
             Path(path),
@@ -145,8 +178,8 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
             server_column=args.server_column,
             metric_column=args.metric_column,
             value_column=args.value_column,
-            metric_map=_metric_map(args.metric),
-            timezone=args.timezone,
+            metric_map=metric_map,
+            timezone=timezone,
             units=args.units,
             archetype=args.archetype,
         )
@@ -163,7 +196,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
     from capacity_forecaster.importers.cloudwatch import import_cloudwatch
 
     project_dir, _, cfg = _context(args)
-    tags = dict(_metric_map(args.tag)) if args.tag else None
+    tags = _pairs(args.tag, "--tag", "KEY=VALUE") if args.tag else None
     parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
     result = import_cloudwatch(
         _resolve(project_dir, cfg["raw_root"]),
@@ -191,6 +224,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     database = Path(args.database) if args.database else warehouse_dir(project_dir) / PUBLISHED_FILE
     if not database.exists():
         raise ConfigError(f"no warehouse at {database}: run `capfc build` first")
+    with open(database, "rb") as fh:  # DuckDB's header: 8 bytes, then the magic "DUCK"
+        if fh.read(12)[8:] != b"DUCK":
+            raise ConfigError(f"{database} is not a DuckDB warehouse file")
     out = Path(args.out) if args.out else warehouse_dir(project_dir) / "report"
     result = render_report(database, out)
     print(f"report: {result.index} and {result.eda} ({result.seconds:.1f}s)")
@@ -212,8 +248,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return cmd_report(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line with exit 2, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="capfc", description=__doc__)
+    parser = _Parser(prog="capfc", description=__doc__)
     parser.add_argument("--project-dir", help="folder with dbt_project.yml (default: search up)")
     parser.add_argument("--vars", help="YAML/JSON mapping overriding dbt_project.yml vars")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,30 +344,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "fix the input, the config or the environment", not a bug."""
+    import duckdb
+    import yaml
+
+    from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
+    from capacity_forecaster.importers.csv_import import CsvImportError
+    from capacity_forecaster.preflight import RawDataError
+    from capacity_forecaster.s3_push import PushError
+    from capacity_forecaster.warehouse import BuildError
+
+    return (
+        ConfigError,  # bad --vars, var values, options
+        RawDataError,  # unusable raw files (one line per file)
+        PushError,
+        BuildError,
+        CsvImportError,
+        CloudWatchImportError,
+        ValueError,  # e.g. a date that does not parse
+        yaml.YAMLError,  # a broken dbt_project.yml
+        OSError,  # missing or unreadable paths, a full disk
+        duckdb.IOException,  # a file that is not what it should be (e.g. --database)
+    )
+
+
+def _message(exc: BaseException) -> str:
+    """The error's first paragraph on one line; a list of files keeps one line per file."""
+    from capacity_forecaster.preflight import RawDataError
+
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, RawDataError):
+        return text
+    return " ".join(text.split("\n\n")[0].split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. Contract: a user error prints `capfc <command>: error: <why>` on
+    stderr and exits 2, never a traceback (CAPFC_DEBUG=1 shows one); Ctrl-C exits 130; any
+    other exception is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
+    command = args.command + (f" {args.source}" if args.command == "import" else "")
     try:
         return args.func(args)
-    except Exception as exc:  # one clear line for known failures, not a traceback
-        from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
-        from capacity_forecaster.importers.csv_import import CsvImportError
-        from capacity_forecaster.preflight import RawDataError
-        from capacity_forecaster.s3_push import PushError
-        from capacity_forecaster.warehouse import BuildError
-
-        if isinstance(
-            exc,
-            ConfigError
-            | PushError
-            | BuildError
-            | RawDataError
-            | CsvImportError
-            | CloudWatchImportError
-            | ValueError,
-        ):
-            print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except KeyboardInterrupt:
+        print(f"capfc {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("CAPFC_DEBUG") or not isinstance(exc, _user_errors()):
+            raise
+        print(f"capfc {command}: error: {_message(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -73,6 +74,13 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
     pq.write_table(
         pq.read_table(newest / "part-0.parquet").from_pylist(bad, rows.schema), newest / "part-1.parquet"
     )
+    # A file with string-typed metrics arrives too. It must not change any other file's values:
+    # it used to turn every file's float32 values into text in the runs that saw it (full
+    # refresh), so incremental and full refresh differed by ~1e-6 (README promises 1e-9).
+    strings = pq.read_table(newest / "part-0.parquet").slice(0, 2).to_pylist()
+    for item in strings:
+        item.update(server_id="srv-strings", cpu_p95=f"{item['cpu_p95']:.3f}")
+    pq.write_table(pa.Table.from_pylist(strings), newest / "part-2.parquet")
     for partition in held_back.iterdir():
         shutil.move(partition, raw / "metrics" / partition.name)
     capfc("build", "--raw-root", str(raw), *WAREHOUSE_ONLY, env=incremental_env)
@@ -90,7 +98,8 @@ def test_new_day_is_incremental_and_equals_full_refresh(small_fleet, tmp_path):
         select quarantine_reason, count(*) from inc.main_marts.fct_quarantined_measurements group by 1
     """).fetchall()
     )
-    assert reasons == {"duplicate": 4 * 2, "unknown_server": 4}  # row 1 is a duplicate first
+    # row 1 of part-1 is a duplicate first; both rows of the string file are unknown servers
+    assert reasons == {"duplicate": 4 * 2, "unknown_server": 4 + 4 * 2}
     runs = con.sql("""
         select aggregated_at, count(distinct partition_date) as partitions
         from inc.main_intermediate.int_daily_metrics_aggregated group by 1 order by 1

@@ -4,12 +4,14 @@ or in quarantine with a reason - and the row accounting reconciles. See README, 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import os
 import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,6 +19,7 @@ import time
 import boto3
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import BIN, PROJECT_DIR, WAREHOUSE_ONLY, capfc, isolated_env
@@ -114,6 +117,50 @@ def hostile_build(small_fleet, tmp_path_factory):
         base,
     )
     land("duplicates.parquet", rows_to_columns([row(t) for t in hours(day, 15, 15)]), base)
+    # A metric column of another type in one file each (srv-0004, an hour per file): each file
+    # is cast from its own type, so none of them changes any other file's values.
+    typed = {
+        "list_metric.parquet": pa.array([[50.0], [60.0]], pa.list_(pa.float64())),
+        "timestamp_metric.parquet": pa.array(hours(day, 0, 1), TS),
+        "bool_metric.parquet": pa.array([True, False]),
+        "decimal_metric.parquet": pa.array(
+            [decimal.Decimal("47.33"), decimal.Decimal("12.10")], pa.decimal128(10, 2)
+        ),
+        "int_metric.parquet": pa.array([47, 12], pa.int64()),
+    }
+    for hour, (name, column) in enumerate(typed.items()):
+        land(
+            name,
+            {
+                **rows_to_columns([row(t, server="srv-0004") for t in hours(day, 2 * hour, 2 * hour + 1)]),
+                "cpu_p95": column,
+            },
+            base,
+        )
+    # Service dates (inventory): srv-0001 was commissioned 2024-02-09, srv-0015 decommissioned
+    # 2024-04-28; srv-imported (added below) has no commissioned_date.
+    land("after_decommissioning.parquet", rows_to_columns([row(hours(day, 0)[0], server="srv-0015")]), base)
+    land(
+        "no_commissioned_date.parquet", rows_to_columns([row(hours(day, 0)[0], server="srv-imported")]), base
+    )
+    epoch = dt.date(1970, 1, 1)
+    write(
+        raw / "metrics" / f"date={epoch}" / "epoch.parquet",
+        rows_to_columns(
+            [row(hours(epoch, 0)[0], server="srv-0001"), row(hours(epoch, 1)[0], server="srv-imported")]
+        ),
+        base,
+    )
+    files["epoch.parquet"] = 2
+    inventory = pq.read_table(raw / "inventory" / "servers.parquet")
+    extra = {name: [None] for name in inventory.column_names} | {
+        "server_id": ["srv-imported"],
+        "archetype": ["unknown"],
+    }
+    pq.write_table(
+        pa.concat_tables([inventory, pa.table(extra, schema=inventory.schema)]),
+        raw / "inventory" / "servers.parquet",
+    )
     land("unknown_server.parquet", rows_to_columns([row(hours(day, 16)[0], server="srv-9999")]), base)
     land("misaligned.parquet", rows_to_columns([row(hours(day, 17.5)[0])]), base)
     land("wrong_partition.parquet", rows_to_columns([row(hours(day, -2)[0])]), base)
@@ -160,7 +207,8 @@ EXPECTED = {
     "strings.parquet": {("cpu", "missing_value"): 1},
     "string_timestamps.parquet": {(m, "invalid_timestamp"): 1 for m in ALL},
     "offset_timestamps.parquet": {},
-    "bad_values.parquet": {("cpu", "out_of_range"): 2, ("cpu", "non_finite"): 3, ("cpu", "missing_value"): 1},
+    # 101 is accepted as 100 (over_capacity_policy cap); -1 is out of range
+    "bad_values.parquet": {("cpu", "out_of_range"): 1, ("cpu", "non_finite"): 3, ("cpu", "missing_value"): 1},
     "duplicates.parquet": {(m, "duplicate"): 1 for m in ALL},
     "unknown_server.parquet": {(m, "unknown_server"): 1 for m in ALL},
     "misaligned.parquet": {(m, "misaligned_timestamp"): 1 for m in ALL},
@@ -168,6 +216,14 @@ EXPECTED = {
     "constant_series.parquet": {},
     "metric_missing_for_server.parquet": {("network", "missing_value"): 24},
     "future.parquet": {(m, "future_timestamp"): 1 for m in ALL},
+    "list_metric.parquet": {("cpu", "missing_value"): 2},
+    "timestamp_metric.parquet": {("cpu", "missing_value"): 2},
+    "bool_metric.parquet": {("cpu", "missing_value"): 2},
+    "decimal_metric.parquet": {},
+    "int_metric.parquet": {},
+    "after_decommissioning.parquet": {(m, "after_decommissioning"): 1 for m in ALL},
+    "no_commissioned_date.parquet": {},
+    "epoch.parquet": {(m, r): 1 for m in ALL for r in ("before_commissioning", "older_than_max_history")},
 }
 
 
@@ -215,8 +271,8 @@ def test_unreadable_files_are_all_named_before_dbt_runs(small_fleet, tmp_path):
     done = capfc("build", "--raw-root", str(raw), env=isolated_env(tmp_path), check=False)
     assert done.returncode == 2
     for name in ("corrupt.parquet", "zero.parquet", "truncated.parquet"):
-        assert f"{part}/{name}" in done.stderr, name
-    assert "3 raw file(s) cannot be read" in done.stderr
+        assert f"{part}/{name}: unreadable" in done.stderr, name
+    assert "3 raw file(s) cannot be used" in done.stderr
     assert not (tmp_path / "warehouse").exists()  # dbt never started, nothing published
 
 
@@ -331,47 +387,296 @@ def test_no_credential_in_repo_logs_or_dbt_artifacts(moto, small_fleet, tmp_path
     assert scanned > 50 and CANARY not in done.stdout + done.stderr
 
 
+def _dbt(project, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **isolated_env(tmp_path), "CAPFC_DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+    return subprocess.run(
+        [
+            str(BIN / "dbt"),
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(PROJECT_DIR / "profiles"),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def test_var_injection_rejected_by_dbt_itself(small_fleet, tmp_path):
-    env = {**os.environ, **isolated_env(tmp_path), "CAPFC_DUCKDB_PATH": str(tmp_path / "x.duckdb")}
-    done = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--profiles-dir",
-            "profiles",
-            "--select",
-            "stg_raw__servers",
-            "--vars",
-            '{raw_root: "data/raw\'; drop table x; --"}',
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode != 0
-    assert "is not a safe path" in done.stdout
-    window = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--profiles-dir",
-            "profiles",
-            "--select",
-            "stg_raw__servers",
-            "--vars",
-            f"{{raw_root: '{small_fleet.raw}', feature_lags: ['1; drop table x']}}",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert window.returncode != 0 and "whole numbers" in window.stdout
+    # risk_windows was pasted into SQL unchecked: a crafted value read a local file into a mart.
+    crafted = "[30]) as t(w) union all select count(*) from read_csv('/etc/passwd') --"
+    for bad_vars, message in (
+        ('{raw_root: "data/raw\'; drop table x; --"}', "is not a safe path"),
+        (f"{{raw_root: '{small_fleet.raw}', feature_lags: ['1; drop table x']}}", "whole numbers"),
+        (f'{{raw_root: "{small_fleet.raw}", risk_windows: "{crafted}"}}', "var risk_windows="),
+    ):
+        done = _dbt(PROJECT_DIR, tmp_path, "build", "--select", "stg_raw__servers", "--vars", bad_vars)
+        assert done.returncode != 0 and message in done.stdout, done.stdout[-2000:]
 
 
 def test_views_work_in_the_published_copy(hostile_build):
     con, _, _, _ = hostile_build
     assert con.sql("select count(*) from main_staging.stg_raw__servers").fetchone()[0] > 0
+
+
+# --- issue 14, class 1: one validator (the seed of thresholds too) -----------------------------
+
+
+def test_capfc_refuses_the_crafted_risk_windows_before_dbt(tmp_path):
+    crafted = "[30]) as t(w) union all select count(*) from read_csv('/etc/passwd') --"
+    done = capfc("--vars", f'{{risk_windows: "{crafted}"}}', "build", env=isolated_env(tmp_path), check=False)
+    assert done.returncode == 2 and "var risk_windows=" in done.stderr
+    assert not (tmp_path / "warehouse").exists()
+
+
+def _project_with_seed(tmp_path, seed_csv: str):
+    """A copy of the project (symlinks) whose threshold seed is replaced by seed_csv."""
+    project = tmp_path / "project"
+    project.mkdir(parents=True)
+    for entry in PROJECT_DIR.iterdir():
+        if entry.name not in {"seeds", "target", "logs", "warehouse", "data", ".venv", ".git"}:
+            (project / entry.name).symlink_to(entry)
+    (project / "seeds").mkdir()
+    (project / "seeds" / "_seeds.yml").symlink_to(PROJECT_DIR / "seeds" / "_seeds.yml")
+    (project / "seeds" / "risk_threshold_overrides.csv").write_text(seed_csv)
+    return project
+
+
+def test_bad_threshold_seed_fails_before_any_risk_model(small_fleet, tmp_path):
+    header = "archetype,metric,high_risk_threshold,very_high_risk_threshold,underutilized_threshold,reason\n"
+    shipped = (PROJECT_DIR / "seeds" / "risk_threshold_overrides.csv").read_text()
+    select = ("--select", "stg_raw__servers", "risk_threshold_overrides+", "--exclude", "path:python_models+")
+    raw = ("--vars", f"{{raw_root: '{small_fleet.raw}'}}")
+    good = _dbt(_project_with_seed(tmp_path / "good", shipped), tmp_path / "good", "build", *select, *raw)
+    assert good.returncode == 0, good.stdout[-3000:]
+    bad_seed = header + (
+        "web,cpu,-10.0,95.0,,a negative threshold flags every server\n"
+        "database,memory,85.0,80.0,,very high below high\n"
+        "app,memory,,,90.0,underutilized above the high var (80)\n"
+        "web,gpu,70.0,80.0,,not a metric\n"
+        "batch,cpu,85.0,95.0,,fine\n"
+    )
+    bad = _dbt(_project_with_seed(tmp_path / "bad", bad_seed), tmp_path / "bad", "build", *select, *raw)
+    assert bad.returncode != 0
+    assert re.search(r"FAIL 4\s+valid_risk_threshold_overrides", bad.stdout), bad.stdout[-3000:]
+    assert re.search(r"SKIP relation \S+int_risk_thresholds_resolved", bad.stdout), bad.stdout[-3000:]
+
+
+# --- issue 14, classes 3 and 4: every raw-file problem names the file; nothing ignored ---------
+
+
+def _zero_pages(source, target) -> None:
+    """Keep the footer, zero every data page: the footer still reads."""
+    data = bytearray(source.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little")
+    data[4 : len(data) - 8 - footer] = bytes(len(data) - 12 - footer)
+    target.write_bytes(bytes(data))
+
+
+def test_preflight_never_blocks_and_names_every_unusable_file(small_fleet, tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    shutil.copytree(small_fleet.raw, raw)
+    part = sorted((raw / "metrics").iterdir())[3]
+    good = part / "part-0.parquet"
+    os.mkfifo(part / "fifo.parquet")
+    monkeypatch.chdir(part)  # a socket path must be short
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind("socket.parquet")
+    (part / "device.parquet").symlink_to("/dev/zero")  # reading it would never end
+    (part / "dangling.parquet").symlink_to(tmp_path / "nowhere.parquet")
+    (part / "folder.parquet").mkdir()
+    (part / "sub").mkdir()
+    shutil.copy(good, part / "sub" / "nested.parquet")
+    shutil.copy(good, raw / "metrics" / "loose.parquet")
+    (raw / "metrics" / "2024-01-09").mkdir()
+    shutil.copy(good, raw / "metrics" / "2024-01-09" / "no_key.parquet")
+    _zero_pages(good, part / "pages_gone.parquet")
+    assert pq.ParquetFile(part / "pages_gone.parquet").metadata.num_rows > 0  # the footer is fine
+    (raw / "inventory" / "old").mkdir()
+    shutil.copy(raw / "inventory" / "servers.parquet", raw / "inventory" / "old" / "servers.parquet")
+    monkeypatch.chdir(PROJECT_DIR)
+    try:
+        done = capfc("build", "--raw-root", str(raw), env=isolated_env(tmp_path), check=False, timeout=120)
+    finally:
+        listener.close()
+    assert done.returncode == 2, done.stderr
+    expected = {
+        part / "fifo.parquet": "a FIFO (named pipe), not a regular file",
+        part / "socket.parquet": "a socket, not a regular file",
+        part / "device.parquet": "a character device, not a regular file",
+        part / "dangling.parquet": "a dangling symlink",
+        part / "folder.parquet": "a directory, not a regular file",
+        part / "sub" / "nested.parquet": "not in metrics/date=YYYY-MM-DD/",
+        raw / "metrics" / "loose.parquet": "not in metrics/date=YYYY-MM-DD/",
+        raw / "metrics" / "2024-01-09" / "no_key.parquet": "not in metrics/date=YYYY-MM-DD/",
+        part / "pages_gone.parquet": "unreadable (",
+        raw / "inventory" / "old" / "servers.parquet": "not directly in inventory/",
+    }
+    for path, why in expected.items():
+        assert f"{path}: {why}" in done.stderr, path
+    assert f"{len(expected)} raw file(s) cannot be used" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "warehouse").exists()
+
+
+def test_bare_dbt_names_every_misplaced_or_clashing_file(small_fleet, tmp_path):
+    """Without capfc (bare dbt, or an S3 raw root) the SQL side applies the layout rule and
+    refuses files with columns the reader adds itself, before any model reads the files."""
+    raw = tmp_path / "raw"
+    shutil.copytree(small_fleet.raw, raw)
+    part = sorted((raw / "metrics").iterdir())[3]
+    day = dt.date.fromisoformat(part.name.removeprefix("date="))
+    columns = rows_to_columns([row(hours(day, 0)[0])])
+    clashing = {name: part / f"clash_{name}.parquet" for name in ("filename", "file_row_number", "date")}
+    for name, path in clashing.items():
+        write(path, {**columns, name: ["x"]}, {"timestamp": TS})
+    write(part / "sub" / "nested.parquet", columns, {"timestamp": TS})
+    write(raw / "metrics" / "loose.parquet", columns, {"timestamp": TS})
+    done = _dbt(
+        PROJECT_DIR,
+        tmp_path,
+        "build",
+        "--select",
+        "stg_raw__metrics_hourly",
+        "int_raw_partitions_loaded",
+        "--vars",
+        f"{{raw_root: '{raw}'}}",
+    )
+    assert done.returncode != 0
+    assert "5 raw metrics file(s) break the raw contract" in done.stdout, done.stdout[-3000:]
+    for name, path in clashing.items():
+        assert f"{path}: has a column named {name}" in done.stdout
+    for path in (part / "sub" / "nested.parquet", raw / "metrics" / "loose.parquet"):
+        assert f"{path}: not in metrics/date=YYYY-MM-DD/" in done.stdout
+    assert re.search(r"SKIP relation \S+int_raw_partitions_loaded", done.stdout)
+
+
+def test_rows_outside_service_dates_are_quarantined_and_history_starts_with_the_fleet(hostile_build):
+    con, _, day, fleet = hostile_build
+    start = fleet.spec.start
+    assert (
+        con.sql("select min(metric_date) from main_intermediate.int_daily_features_computed").fetchone()[0]
+        == start
+    )
+    assert (
+        con.sql("select min(calendar_date) from main_intermediate.int_calendar_days_generated").fetchone()[0]
+        == start
+    )
+    epoch = con.sql("""select rows_read, measurements_quarantined, is_reconciled
+        from main_marts.fct_load_reconciliation where partition_date = date '1970-01-01'""").fetchone()
+    assert epoch == (2, 8, True)
+    imported = con.sql(f"""select count(*) from main_intermediate.int_daily_metrics_aggregated
+        where server_id = 'srv-imported' and metric_date = date '{day}'""").fetchone()[0]
+    assert imported == 4  # a server without commissioned_date is accepted within max_history_days
+
+
+# --- issue 11 item 6: over-capacity values are saturation, not lost -------------------------
+
+
+def test_over_capacity_values_are_capped_and_counted(hostile_build):
+    con, _, day, _ = hostile_build
+    capped = con.sql("""select partition_date, measurements_capped from main_marts.fct_load_reconciliation
+        where measurements_capped > 0""").fetchall()
+    assert capped == [(day, 1)]  # bad_values.parquet: cpu 101 % at 09:00
+    daily = con.sql(f"""select hours_over_capacity, max_pct
+        from main_intermediate.int_daily_metrics_aggregated
+        where metric_date = date '{day}' and server_id = 'srv-0001' and metric = 'cpu'""").fetchone()
+    assert daily == (1, 100.0)
+    assert not con.sql("""select * from main_marts.fct_quarantined_measurements
+        where metric_value_pct > 100 and isfinite(metric_value_pct)""").fetchall()
+
+
+# --- issue 14, class 9: a file's types never change other files' values ---------------------
+
+
+def test_other_types_in_one_file_leave_every_other_file_bit_identical(hostile_build):
+    con, _, day, _ = hostile_build
+    staged = con.sql("""select source_file, file_row_number, cpu_p95_pct, memory_p95_pct
+        from main_staging.stg_raw__metrics_hourly where source_file like '%/part-0.parquet'
+        order by source_file, file_row_number""").fetchall()
+    by_file: dict[str, list] = {}
+    for path, _, cpu, memory in staged:
+        by_file.setdefault(path, []).append((cpu, memory))
+    assert len(by_file) > 100
+    for path, values in by_file.items():
+        table = pq.read_table(path, columns=["cpu_p95", "memory_p95"])
+        assert table.schema.field("cpu_p95").type == pa.float32()
+        expected = zip(
+            *(pc.cast(table[c], pa.float64()).to_pylist() for c in ("cpu_p95", "memory_p95")), strict=True
+        )
+        assert [(a.hex(), b.hex()) for a, b in values] == [(a.hex(), b.hex()) for a, b in expected], path
+    typed = dict(
+        con.sql(f"""select regexp_extract(source_file, '[^/]+$') || '/' || file_row_number, cpu_p95_pct
+        from main_staging.stg_raw__metrics_hourly where partition_date = date '{day}'
+          and regexp_extract(source_file, '[^/]+$') in ('decimal_metric.parquet', 'int_metric.parquet',
+              'strings.parquet', 'bool_metric.parquet', 'list_metric.parquet')""").fetchall()
+    )
+    assert typed == {
+        "decimal_metric.parquet/0": 47.33,  # exactly the decimal, not 47.33 rounded through FLOAT
+        "decimal_metric.parquet/1": 12.1,
+        "int_metric.parquet/0": 47.0,
+        "int_metric.parquet/1": 12.0,
+        "strings.parquet/0": 42.5,
+        "strings.parquet/1": None,
+        "bool_metric.parquet/0": None,  # not 1.0
+        "bool_metric.parquet/1": None,
+        "list_metric.parquet/0": None,
+        "list_metric.parquet/1": None,
+    }
+
+
+# --- issue 14, class 8: user errors are one line, exit 2, never a traceback -----------------
+
+
+@pytest.fixture(scope="module")
+def export_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("csv") / "export.csv"
+    path.write_text("timestamp,server_id,metric,value\n2024-01-01T00:00:00,web-1,cpu,50\n")
+    return path
+
+
+USER_ERRORS = {
+    "vars_not_yaml": (["--vars", "{raw_root: [1", "build"], "--vars is not valid YAML"),
+    "vars_not_mapping": (["--vars", "[1, 2]", "build"], "--vars must be a mapping"),
+    "vars_unknown_key": (["--vars", "{fleet_server: 3}", "build"], "unknown var 'fleet_server'"),
+    "vars_bad_value": (["--vars", "{min_history_days: -3}", "build"], "var min_history_days=-3"),
+    "unknown_time_zone": (["import", "csv", "{csv}", "--timezone", "Mars/Olympus"], "unknown time zone"),
+    "mapping_unknown_metric": (
+        ["import", "csv", "{csv}", "--metric", "gpu=cpu"],
+        "--metric gpu: not a metric",
+    ),
+    "mapping_without_name": (["import", "csv", "{csv}", "--metric", "cpu"], "--metric takes METRIC=NAME"),
+    "mapping_shared_column": (
+        ["import", "csv", "{csv}", "--layout", "wide", "--metric", "cpu=x", "--metric", "memory=x"],
+        "several metrics to the same column",
+    ),
+    "mapping_missing_column": (["import", "csv", "{csv}", "--timestamp-column", "when"], "missing column"),
+    "csv_missing": (["import", "csv", "{tmp}/missing.csv"], "cannot read as CSV"),
+    "tag_without_value": (
+        ["import", "cloudwatch", "--start", "2024-01-01", "--end", "2024-02-01", "--tag", "team"],
+        "--tag takes KEY=VALUE",
+    ),
+    "date_unreadable": (["import", "cloudwatch", "--start", "yesterday", "--end", "2024-02-01"], "isoformat"),
+    "report_not_duckdb": (["report", "--database", "{csv}"], "is not a DuckDB warehouse file"),
+    "project_dir_missing": (["--project-dir", "{tmp}/nowhere", "build"], "no dbt_project.yml found"),
+    "unknown_option": (["build", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    "generate_bad_start": (
+        ["generate", "--start", "2024-13-01", "--raw-root", "{tmp}/raw"],
+        "month must be in 1..12",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(USER_ERRORS))
+def test_user_errors_are_one_line_with_exit_2(case, export_csv, tmp_path):
+    argv, message = USER_ERRORS[case]
+    argv = [a.replace("{csv}", str(export_csv)).replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[:2] == ["import", "csv"]:
+        argv += ["--raw-root", str(tmp_path / "raw")]
+    done = capfc(*argv, env=isolated_env(tmp_path), check=False, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("capfc") and message in lines[0], done.stderr

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'metric_date',
-        on_schema_change = 'fail'
-    )
-}}
+{{ config(materialized = 'incremental', unique_key = 'metric_date') }}
 -- depends_on: {{ ref('int_raw_partitions_loaded') }}
 {%- set history_days = [window_sizes('feature_lags') | max, window_sizes('rolling_windows') | max] | max %}
 -- The SQL feature layer, long format (one row per server x metric x day, gap days included
@@ -19,23 +12,11 @@
 -- reading {{ history_days }} days of earlier history (the longest lag or window) for them.
 with
 
-recompute_from as (
-
-    {% if is_incremental() -%}
-    select min(partition_date) as first_date
-    from {{ ref('int_raw_partitions_loaded') }}
-    where loaded_at = {{ run_started_at_timestamp() }}
-    {%- else -%}
-    select date '1900-01-01' as first_date
-    {%- endif %}
-
-),
-
 daily as (
 
     select *
     from {{ ref('int_daily_metrics_aggregated') }}
-    where metric_date >= (select first_date from recompute_from) - interval {{ history_days }} day
+    {{ partitions_of_this_run('metric_date', history_days) }}
 
 ),
 
@@ -59,8 +40,7 @@ grid as (
     from series_bounds
     inner join calendar
         on calendar.calendar_date between series_bounds.first_date and series_bounds.last_date
-    where calendar.calendar_date
-        >= (select first_date from recompute_from) - interval {{ history_days }} day
+    {{ partitions_of_this_run('calendar.calendar_date', history_days) }}
 
 ),
 
@@ -105,4 +85,4 @@ features as (
 )
 
 select * from features
-where metric_date >= (select first_date from recompute_from)
+{{ partitions_of_this_run('metric_date') }}

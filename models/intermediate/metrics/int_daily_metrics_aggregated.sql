@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'partition_date',
-        on_schema_change = 'fail'
-    )
-}}
+{{ config(materialized = 'incremental') }}
 -- depends_on: {{ ref('int_raw_partitions_loaded') }}
 -- Accepted measurements rolled up to server x metric x UTC day, straight from the raw rows in
 -- wide form (one pass, four quantiles), never materialising the hourly table.
@@ -13,8 +6,10 @@
 -- Duplicates: after the row rules every accepted timestamp is on the hour and inside its
 -- partition's day, so a server-day holds duplicates exactly when it has more rows than
 -- distinct hours (a bitmask of hours, much cheaper than count(distinct)). Only those rare
--- server-days are re-aggregated from their first occurrences (ordered by file and row).
--- Incremental by partition, with the late_data_lookback_days look-back.
+-- server-days are re-aggregated from their first occurrences (macro occurrence_number).
+-- Values over 100 % count as 100 with over_capacity_policy 'cap' (hours_over_capacity).
+-- Incremental by partition (folder config in dbt_project.yml), with the
+-- late_data_lookback_days look-back.
 with
 
 rows_in_scope as (
@@ -34,11 +29,14 @@ accepted_rows as (
     server_id,
     partition_date,
     {%- for metric in var('metrics') %}
-    {%- set valid = value_quarantine_reason(metric ~ '_p95_pct') ~ ' is null' %}
-    quantile_cont({{ metric }}_p95_pct, 0.95) filter (where {{ valid }}) as {{ metric }}__p95,
-    avg({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__mean,
-    max({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__max,
+    {%- set column = metric ~ '_p95_pct' %}
+    {%- set valid = value_quarantine_reason(column) ~ ' is null' %}
+    {%- set value = accepted_value_pct(column) %}
+    quantile_cont({{ value }}, 0.95) filter (where {{ valid }}) as {{ metric }}__p95,
+    avg({{ value }}) filter (where {{ valid }}) as {{ metric }}__mean,
+    max({{ value }}) filter (where {{ valid }}) as {{ metric }}__max,
     count(*) filter (where {{ valid }}) as {{ metric }}__hours,
+    count(*) filter (where {{ valid }} and {{ is_over_capacity(column) }}) as {{ metric }}__over,
     {%- endfor %}
 {%- endset %}
 
@@ -65,10 +63,7 @@ first_occurrences as (
     semi join groups_with_duplicates
         on accepted_rows.server_id = groups_with_duplicates.server_id
         and accepted_rows.partition_date = groups_with_duplicates.partition_date
-    qualify row_number() over (
-        partition by accepted_rows.server_id, accepted_rows.measured_at
-        order by accepted_rows.source_file, accepted_rows.file_row_number
-    ) = 1
+    qualify {{ occurrence_number('accepted_rows') }} = 1
 
 ),
 
@@ -95,9 +90,10 @@ long as (
 
     select * from combined
     unpivot (
-        (p95_pct, mean_pct, max_pct, hours_present) for metric in (
+        (p95_pct, mean_pct, max_pct, hours_present, hours_over_capacity) for metric in (
             {%- for metric in var('metrics') %}
-            ({{ metric }}__p95, {{ metric }}__mean, {{ metric }}__max, {{ metric }}__hours) as '{{ metric }}'{{ "," if not loop.last }}
+            ({{ metric }}__p95, {{ metric }}__mean, {{ metric }}__max, {{ metric }}__hours, {{ metric }}__over)
+                as '{{ metric }}'{{ "," if not loop.last }}
             {%- endfor %}
         )
     )
@@ -113,6 +109,7 @@ final as (
         mean_pct,
         max_pct,
         hours_present,
+        hours_over_capacity,
         hours_present / 24.0 as coverage_ratio,
         duplicate_rows,
         hours_present / 24.0 < {{ var('min_daily_coverage') }} as is_low_coverage,

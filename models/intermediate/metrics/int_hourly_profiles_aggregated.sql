@@ -21,9 +21,7 @@ recent as (
     from {{ ref('int_metrics_hourly_checked') }}
     where row_quarantine_reason is null
       and partition_date > {{ window_start }}
-    qualify row_number() over (
-        partition by server_id, measured_at order by source_file, file_row_number
-    ) = 1
+    qualify {{ occurrence_number() }} = 1
 
 ),
 
@@ -43,8 +41,8 @@ profiled as (
         server_id,
         metric,
         hour_of_day,
-        avg(metric_value_pct) as mean_pct,
-        quantile_cont(metric_value_pct, 0.95) as p95_pct,
+        avg({{ accepted_value_pct('metric_value_pct') }}) as mean_pct,
+        quantile_cont({{ accepted_value_pct('metric_value_pct') }}, 0.95) as p95_pct,
         count(*) as hours_observed,
         hour_of_day >= {{ var('business_hours_start') }}
             and hour_of_day < {{ var('business_hours_end') }} as is_business_hour

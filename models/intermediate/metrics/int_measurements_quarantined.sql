@@ -1,14 +1,8 @@
-{{
-    config(
-        materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'partition_date',
-        on_schema_change = 'fail'
-    )
-}}
+{{ config(materialized = 'incremental') }}
 -- depends_on: {{ ref('int_raw_partitions_loaded') }}
 -- Every refused measurement with its reason, file and row. A row refused by a row rule (or
 -- as a duplicate) refuses all its metrics; otherwise each invalid value is refused alone.
+-- An over-capacity value accepted as 100 (over_capacity_policy 'cap') is not here.
 with
 
 rows_in_scope as (
@@ -34,10 +28,7 @@ duplicates as (
         on rows_in_scope.server_id = groups_with_duplicates.server_id
         and rows_in_scope.partition_date = groups_with_duplicates.partition_date
     where rows_in_scope.row_quarantine_reason is null
-    qualify row_number() over (
-        partition by rows_in_scope.server_id, rows_in_scope.measured_at
-        order by rows_in_scope.source_file, rows_in_scope.file_row_number
-    ) > 1
+    qualify {{ occurrence_number('rows_in_scope') }} > 1
 
 ),
 

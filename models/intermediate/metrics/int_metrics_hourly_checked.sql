@@ -12,7 +12,7 @@ hourly as (
 
 servers as (
 
-    select server_id from {{ ref('stg_raw__servers') }}
+    select server_id, commissioned_date, decommissioned_date from {{ ref('stg_raw__servers') }}
 
 ),
 
@@ -20,7 +20,9 @@ known as (
 
     select
         hourly.*,
-        servers.server_id is not null as is_known_server
+        servers.server_id is not null as is_known_server,
+        servers.commissioned_date,
+        servers.decommissioned_date
     from hourly
     left join servers on hourly.server_id = servers.server_id
 

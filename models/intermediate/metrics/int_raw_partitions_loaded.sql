@@ -1,17 +1,12 @@
-{{
-    config(
-        materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'partition_date',
-        on_schema_change = 'fail'
-    )
-}}
+{{ config(materialized = 'incremental') }}
+-- depends_on: {{ ref('stg_raw__metrics_hourly') }}
 -- The load log: one row per raw partition with the run that last (re)loaded it. A run loads
 -- every partition it has not seen yet (new days, backfills) plus the last
 -- late_data_lookback_days before the newest loaded partition that is not in the future (a
 -- future-dated file must not move the watermark). The incremental models read exactly these
 -- partitions (macro partitions_of_this_run), so they stay in step even when one of them has
--- no rows to add (a clean day quarantines none).
+-- no rows to add (a clean day quarantines none). It waits for stg_raw__metrics_hourly, whose
+-- raw-file checks name a misplaced or clashing file before anything reads the files.
 with
 
 source_partitions as (

@@ -1,6 +1,7 @@
 -- Row accounting per partition: what the raw files hold (counted straight from the source,
 -- independently of the gate) against what the gate accepted and quarantined.
--- measurements_expected = rows_read x number of metrics.
+-- measurements_expected = rows_read x number of metrics. measurements_capped (saturation) are
+-- part of the accepted ones: values over 100 % used as 100 (over_capacity_policy 'cap').
 with
 
 rows_read as (
@@ -13,7 +14,10 @@ rows_read as (
 
 accepted as (
 
-    select partition_date, cast(sum(hours_present) as bigint) as measurements_accepted
+    select
+        partition_date,
+        cast(sum(hours_present) as bigint) as measurements_accepted,
+        cast(sum(hours_over_capacity) as bigint) as measurements_capped
     from {{ ref('int_daily_metrics_aggregated') }}
     group by 1
 
@@ -45,6 +49,7 @@ final as (
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }} as measurements_expected,
         coalesce(accepted.measurements_accepted, 0) as measurements_accepted,
         coalesce(quarantined.measurements_quarantined, 0) as measurements_quarantined,
+        coalesce(accepted.measurements_capped, 0) as measurements_capped,
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }}
             = coalesce(accepted.measurements_accepted, 0)
             + coalesce(quarantined.measurements_quarantined, 0) as is_reconciled

@@ -1,10 +1,12 @@
 -- Typed, renamed hourly metrics, one row per raw row. No filtering here: the quality gate
--- downstream decides what is accepted and quarantines the rest with a reason.
+-- downstream decides what is accepted and quarantines the rest with a reason. Every file is
+-- cast from its own column types (macro raw_metrics_typed), so no file's types can change
+-- another file's values; a metric that does not read as a number is NULL here.
 with
 
 source as (
 
-    select * from {{ source('raw', 'metrics_hourly') }}
+    {{ raw_metrics_typed() }}
 
 ),
 
@@ -13,13 +15,13 @@ renamed as (
     select
         filename as source_file,
         file_row_number,
-        cast(server_id as varchar) as server_id,
+        server_id,
         {%- for metric in var('metrics') %}
-        try_cast({{ metric }}_p95 as double) as {{ metric }}_p95_pct,
+        {{ metric }}_p95 as {{ metric }}_p95_pct,
         {%- endfor %}
-        cast("date" as date) as partition_date,
+        "date" as partition_date,
         -- TIMESTAMPTZ is normalised to UTC; a naive timestamp is taken as UTC (TimeZone=UTC).
-        timezone('UTC', try_cast("timestamp" as timestamptz)) as measured_at
+        timezone('UTC', "timestamp") as measured_at
 
     from source
 
