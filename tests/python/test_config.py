@@ -44,7 +44,8 @@ def test_every_var_used_in_sql_or_yaml_has_a_rule():
                 used |= set(re.findall(r"""var\(\s*['"]([a-z0-9_]+)['"]""", path.read_text()))
     sources = yaml.safe_load((PROJECT_DIR / "models/staging/raw/_raw__sources.yml").read_text())
     assert "raw_root" in str(sources)
-    unruled = used - ruled_vars() - {"forecast_models"}  # a nested mapping, checked by forecasting
+    # nested mappings, parsed strictly by the forecasting / risk settings
+    unruled = used - ruled_vars() - {"forecast_models", "risk_model"}
     assert not unruled, f"vars reach SQL without a rule in {MACRO.name}: {sorted(unruled)}"
     assert ruled_vars() <= set(load_vars(PROJECT_DIR)), "a rule for a var the project does not define"
 

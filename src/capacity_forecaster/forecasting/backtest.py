@@ -80,20 +80,26 @@ def _spread(first: int, last: int, count: int) -> tuple[int, ...]:
     return tuple(int(o) for o in np.unique(np.linspace(first, last, count).round().astype(int)))
 
 
+def _window_origins(first: int, end: int, horizon: int, count: int) -> tuple[int, ...]:
+    """Origins from `first` whose targets stay before day `end`: full horizons where the window
+    is long enough, otherwise at least a week of targets each."""
+    last_full = end - 1 - horizon
+    last = last_full if last_full >= first else max(first, end - 8)
+    return _spread(first, min(last, end - 2), count)
+
+
 def plan_backtest(panel: Panel, settings: ForecastSettings) -> Plan:
     days = len(panel.dates)
     horizon = supported_horizon(panel, settings)
     split = int(days * (1 - settings.holdout_fraction))
     start = max(MIN_TRAINING_DAYS, min(split, days - 1 - 2 * horizon))
-    last = days - 2  # an origin needs at least one day of actuals
-    if last < start:
+    if days - 2 < start:
         return Plan(start, (), (), horizon)
-    test_start = start + (last - start + 1) // 2
+    test_start = start + (days - 1 - start) // 2
     n_validation = max(1, settings.backtest_origins // 2)
     n_test = max(1, settings.backtest_origins - n_validation)
-    # every validation origin keeps at least a week of targets before the test window
-    validation = _spread(start, max(start, test_start - 8), n_validation)
-    test = _spread(test_start, last, n_test)
+    validation = _window_origins(start, test_start, horizon, n_validation)
+    test = _window_origins(test_start, days, horizon, n_test)
     return Plan(start, validation, test, horizon)
 
 

@@ -33,7 +33,7 @@ from capacity_forecaster.risk.features import (
 from capacity_forecaster.risk.settings import TRAINING_THRESHOLDS, RiskSettings
 
 Log = Callable[[str], None]
-MIN_ORIGIN_DAYS = 14  # observed days a series needs before an origin can train or score it
+MIN_ORIGIN_DAYS = 7  # observed days a series needs before an origin can train or score it (a week)
 MIN_LABEL_SHARE = 0.5  # a training window needs half its days observed to have a maximum
 MAX_ORIGINS_PER_WINDOW = 120  # origins are thinned beyond this (rows are sampled anyway)
 
