@@ -3,9 +3,10 @@
 -- hours carry the load, and how much of it falls in business hours.
 {#- The window ends at the newest accepted day (a future-dated file is quarantined, so it
     cannot move it). Its start is looked up at run time and inlined as a literal, so DuckDB
-    prunes the Parquet partitions (a subquery bound made it scan every file). -#}
+    prunes the Parquet partitions (a subquery bound made it scan every file). The upstream
+    table is absent only when compiling an empty warehouse (`dbt compile`, sqlfluff). -#}
 {%- set window_start = "date '1900-01-01'" %}
-{%- if execute %}
+{%- if execute and load_relation(ref('int_daily_metrics_aggregated')) is not none %}
     {%- set result = run_query(
         "select cast(max(metric_date) - interval 28 day as date) from "
         ~ ref('int_daily_metrics_aggregated')) %}
