@@ -35,7 +35,9 @@ daily as (
 
     select *
     from {{ ref('int_daily_metrics_aggregated') }}
-    where metric_date >= (select first_date from recompute_from) - interval {{ history_days }} day
+    where
+        metric_date
+        >= (select recompute_from.first_date from recompute_from) - interval {{ history_days }} day
 
 ),
 
@@ -59,8 +61,9 @@ grid as (
     from series_bounds
     inner join calendar
         on calendar.calendar_date between series_bounds.first_date and series_bounds.last_date
-    where calendar.calendar_date
-        >= (select first_date from recompute_from) - interval {{ history_days }} day
+    where
+        calendar.calendar_date
+        >= (select recompute_from.first_date from recompute_from) - interval {{ history_days }} day
 
 ),
 
@@ -105,4 +108,4 @@ features as (
 )
 
 select * from features
-where metric_date >= (select first_date from recompute_from)
+where metric_date >= (select recompute_from.first_date from recompute_from)

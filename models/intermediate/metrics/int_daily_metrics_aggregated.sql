@@ -26,20 +26,21 @@ rows_in_scope as (
 
 accepted_rows as (
 
-    select * from rows_in_scope where row_quarantine_reason is null
+    select * from rows_in_scope
+    where row_quarantine_reason is null
 
 ),
 
 {% set aggregates -%}
     server_id,
     partition_date,
-    {%- for metric in var('metrics') %}
-    {%- set valid = value_quarantine_reason(metric ~ '_p95_pct') ~ ' is null' %}
+{%- for metric in var('metrics') %}
+{%- set valid = value_quarantine_reason(metric ~ '_p95_pct') ~ ' is null' %}
     quantile_cont({{ metric }}_p95_pct, 0.95) filter (where {{ valid }}) as {{ metric }}__p95,
     avg({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__mean,
     max({{ metric }}_p95_pct) filter (where {{ valid }}) as {{ metric }}__max,
     count(*) filter (where {{ valid }}) as {{ metric }}__hours,
-    {%- endfor %}
+{%- endfor %}
 {%- endset %}
 
 first_pass as (
@@ -54,7 +55,8 @@ first_pass as (
 
 groups_with_duplicates as (
 
-    select server_id, partition_date, duplicate_rows from first_pass where duplicate_rows > 0
+    select server_id, partition_date, duplicate_rows from first_pass
+    where duplicate_rows > 0
 
 ),
 
@@ -85,7 +87,8 @@ second_pass as (
 
 combined as (
 
-    select * from first_pass where duplicate_rows = 0
+    select * from first_pass
+    where duplicate_rows = 0
     union all by name
     select * from second_pass
 

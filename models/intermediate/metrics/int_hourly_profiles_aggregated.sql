@@ -20,8 +20,9 @@ recent as (
 
     select *
     from {{ ref('int_metrics_hourly_checked') }}
-    where row_quarantine_reason is null
-      and partition_date > {{ window_start }}
+    where
+        row_quarantine_reason is null
+        and partition_date > {{ window_start }}
     qualify row_number() over (
         partition by server_id, measured_at order by source_file, file_row_number
     ) = 1
@@ -47,8 +48,10 @@ profiled as (
         avg(metric_value_pct) as mean_pct,
         quantile_cont(metric_value_pct, 0.95) as p95_pct,
         count(*) as hours_observed,
-        hour_of_day >= {{ var('business_hours_start') }}
-            and hour_of_day < {{ var('business_hours_end') }} as is_business_hour
+        (
+            hour_of_day >= {{ var('business_hours_start') }}
+            and hour_of_day < {{ var('business_hours_end') }}
+        ) as is_business_hour
 
     from measurements
     where {{ value_quarantine_reason('metric_value_pct') }} is null

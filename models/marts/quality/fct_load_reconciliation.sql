@@ -45,9 +45,11 @@ final as (
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }} as measurements_expected,
         coalesce(accepted.measurements_accepted, 0) as measurements_accepted,
         coalesce(quarantined.measurements_quarantined, 0) as measurements_quarantined,
-        coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }}
+        (
+            coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }}
             = coalesce(accepted.measurements_accepted, 0)
-            + coalesce(quarantined.measurements_quarantined, 0) as is_reconciled
+            + coalesce(quarantined.measurements_quarantined, 0)
+        ) as is_reconciled
 
     from partitions
     left join rows_read on partitions.partition_date = rows_read.partition_date
