@@ -20,7 +20,8 @@ windows as (
 
 forecasts as (
 
-    select * from {{ ref('fct_forecasts') }} where is_champion
+    select * from {{ ref('fct_forecasts') }}
+    where is_champion
 
 ),
 
@@ -98,14 +99,19 @@ history as (
         daily.metric,
         avg(daily.mean_pct) filter (where daily.metric_date > last.last_date - 30) as avg_30d_pct,
         -- least-squares slope of daily P95 over the last 90 days, in points per 30 days
-        regr_slope(daily.p95_pct, datediff('day', last.last_date, daily.metric_date))
-            filter (where daily.metric_date > last.last_date - 90 and not daily.is_low_coverage) * 30
-            as trend_pct_per_30d,
-        avg(daily.p95_pct) filter (where calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365)
-            / avg(daily.p95_pct) filter (where not calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365)
-            as quarter_end_uplift_ratio
+        regr_slope(daily.p95_pct, datediff('day', last.last_date, daily.metric_date)) filter (
+            where daily.metric_date > last.last_date - 90 and not daily.is_low_coverage
+        ) * 30 as trend_pct_per_30d,
+        avg(daily.p95_pct) filter (
+            where calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365
+        ) / avg(daily.p95_pct) filter (
+            where not calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365
+        ) as quarter_end_uplift_ratio
     from {{ ref('fct_server_daily_metrics') }} as daily
-    cross join (select max(metric_date) as last_date from {{ ref('fct_server_daily_metrics') }}) as last
+    -- a one-row derived table (the newest day) reads more plainly inline than as a CTE
+    cross join (  -- noqa: ST05
+        select max(metric_date) as last_date from {{ ref('fct_server_daily_metrics') }}
+    ) as last
     inner join {{ ref('int_calendar_days_generated') }} as calendar
         on daily.metric_date = calendar.calendar_date
     group by daily.server_id, daily.metric
@@ -134,9 +140,13 @@ classified as (
         case
             when windowed.max_forecast_p95_pct > windowed.very_high_risk_threshold_pct then 'very_high_risk'
             when windowed.max_forecast_p95_pct > windowed.high_risk_threshold_pct then 'high_risk'
-            when history.avg_30d_pct < windowed.underutilized_threshold_pct
-                and through_quarter_end.max_upper_80_to_quarter_end_pct
-                    < windowed.consolidation_peak_ceiling_pct then 'underutilized'
+            when
+                history.avg_30d_pct < windowed.underutilized_threshold_pct
+                and (
+                    through_quarter_end.max_upper_80_to_quarter_end_pct
+                    < windowed.consolidation_peak_ceiling_pct
+                )
+                then 'underutilized'
             else 'normal'
         end as risk_class
 

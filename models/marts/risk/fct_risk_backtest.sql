@@ -43,17 +43,20 @@ per_series as (
     from predictions
     inner join {{ ref('int_risk_thresholds_resolved') }} as thresholds
         on predictions.archetype = thresholds.archetype and predictions.metric = thresholds.metric
-    cross join lateral (
-        select 'high_risk' as risk_class, thresholds.high_risk_threshold_pct as threshold_pct
-        union all
-        select 'very_high_risk', thresholds.very_high_risk_threshold_pct
-    ) as class
+    -- a lateral subquery reads the outer row (thresholds), so it cannot be a CTE
+    cross join
+        lateral (  -- noqa: ST05
+            select 'high_risk' as risk_class, thresholds.high_risk_threshold_pct as threshold_pct
+            union all
+            select 'very_high_risk' as risk_class, thresholds.very_high_risk_threshold_pct as threshold_pct
+        ) as class
     inner join windows on predictions.horizon_days <= windows.window_days
     left join {{ ref('fct_server_daily_metrics') }} as at_origin
         on predictions.server_id = at_origin.server_id
         and predictions.metric = at_origin.metric
         and predictions.origin_date = at_origin.metric_date
-    group by predictions.server_id, predictions.metric, predictions.origin_date,
+    group by
+        predictions.server_id, predictions.metric, predictions.origin_date,
         windows.window_days, class.risk_class, class.threshold_pct
     having max(predictions.horizon_days) >= windows.window_days
 
@@ -63,7 +66,8 @@ populations as (
 
     select 'all' as population, * from per_series
     union all
-    select 'not_breaching_at_origin', * from per_series where not is_breaching_at_origin
+    select 'not_breaching_at_origin' as population, * from per_series
+    where not is_breaching_at_origin
 
 ),
 

@@ -16,7 +16,7 @@ ranked as (
         *,
         row_number() over (
             partition by server_id, window_days
-            order by severity desc, max_forecast_p95_pct desc, metric
+            order by severity desc, max_forecast_p95_pct desc, metric asc
         ) as rank_in_server,
         count(*) over (partition by server_id, window_days) as metrics_assessed
     from risk
