@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/capfc run
 
+# Lint first: a style or type error fails fast, before the slow suites.
 test: $(STAMP) browser
-	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
 # The report's browser test needs Debian's Chromium. CI (CI=true, root) installs it; elsewhere
@@ -28,9 +29,14 @@ browser:
 	  || echo "warning: could not install chromium; the browser test will skip"; \
 	fi
 
+# Same tools and pins as .pre-commit-config.yaml. sqlfluff compiles the dbt project once
+# against the in-memory `lint` target (.sqlfluff), so it needs no warehouse.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint --disable-progress-bar models tests analyses
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py

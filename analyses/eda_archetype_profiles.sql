@@ -1,14 +1,31 @@
 -- Seed Stage 2: per-archetype level, spread and growth of each metric.
 -- Run: dbt show --profiles-dir profiles --select eda_archetype_profiles --limit 50
+with
+
+daily as (
+
+    select * from {{ ref('fct_server_daily_metrics') }}
+
+),
+
+bounds as (
+
+    select min(metric_date) as first_date, max(metric_date) as last_date
+    from daily
+
+)
+
 select
-    archetype,
-    metric,
-    count(distinct server_id) as servers,
-    round(avg(p95_pct), 1) as avg_daily_p95_pct,
-    round(quantile_cont(p95_pct, 0.9), 1) as p90_of_daily_p95_pct,
-    round(avg(p95_pct) filter (where metric_date >= (select max(metric_date) from {{ ref('fct_server_daily_metrics') }}) - 90)
-        - avg(p95_pct) filter (where metric_date < (select min(metric_date) from {{ ref('fct_server_daily_metrics') }}) + 90), 1)
-        as change_first_to_last_quarter_pct
-from {{ ref('fct_server_daily_metrics') }}
-group by archetype, metric
-order by archetype, metric
+    daily.archetype,
+    daily.metric,
+    count(distinct daily.server_id) as servers,
+    round(avg(daily.p95_pct), 1) as avg_daily_p95_pct,
+    round(quantile_cont(daily.p95_pct, 0.9), 1) as p90_of_daily_p95_pct,
+    round(
+        avg(daily.p95_pct) filter (where daily.metric_date >= bounds.last_date - 90)
+        - avg(daily.p95_pct) filter (where daily.metric_date < bounds.first_date + 90), 1
+    ) as change_first_to_last_quarter_pct
+from daily
+cross join bounds
+group by daily.archetype, daily.metric
+order by daily.archetype, daily.metric

@@ -9,6 +9,7 @@ with wide as (
     from {{ ref('fct_server_daily_metrics') }}
     group by all
 )
+
 select
     archetype,
     round(corr(cpu, memory), 2) as cpu_memory,

@@ -3,10 +3,14 @@
 select
     daily.archetype,
     daily.metric,
-    round(avg(daily.p95_pct) filter (where calendar.is_end_of_quarter)
-        / avg(daily.p95_pct) filter (where not calendar.is_end_of_quarter), 3) as quarter_end_uplift_ratio,
-    round(avg(daily.p95_pct) filter (where calendar.is_month_end)
-        / avg(daily.p95_pct) filter (where not calendar.is_month_end), 3) as month_end_uplift_ratio
+    round(
+        avg(daily.p95_pct) filter (where calendar.is_end_of_quarter)
+        / avg(daily.p95_pct) filter (where not calendar.is_end_of_quarter), 3
+    ) as quarter_end_uplift_ratio,
+    round(
+        avg(daily.p95_pct) filter (where calendar.is_month_end)
+        / avg(daily.p95_pct) filter (where not calendar.is_month_end), 3
+    ) as month_end_uplift_ratio
 from {{ ref('fct_server_daily_metrics') }} as daily
 inner join {{ ref('int_calendar_days_generated') }} as calendar
     on daily.metric_date = calendar.calendar_date

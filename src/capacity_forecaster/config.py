@@ -115,7 +115,8 @@ def validate_vars(
             "exceptions": _Namespace(raise_compiler_error=_raise_config_error),
         }
     )
-    module.validate_project_vars(names=list(names) if names is not None else None)
+    # the macro is defined by the template at render time, invisible to the type checker
+    module.validate_project_vars(names=list(names) if names is not None else None)  # type: ignore[attr-defined]
 
 
 def validate_bucket(name: str) -> str:

@@ -27,6 +27,8 @@ def _bundled_file(extension: str) -> Path | None:
         module = importlib.import_module(BUNDLED[extension])
     except ImportError:
         return None
+    if module.__file__ is None:  # a namespace package ships no binaries
+        return None
     version = f"v{duckdb.__version__}"
     candidate = Path(module.__file__).parent / "extensions" / version / f"{extension}.duckdb_extension"
     return candidate if candidate.is_file() else None
@@ -35,7 +37,9 @@ def _bundled_file(extension: str) -> Path | None:
 def stage_bundled_extensions(extension_dir: str | Path | None = None) -> list[Path]:
     """Copy bundled extension binaries into the extension directory; return staged paths."""
     root = Path(extension_dir) if extension_dir else default_extension_dir()
-    platform = duckdb.execute("pragma platform").fetchone()[0]
+    row = duckdb.execute("pragma platform").fetchone()
+    assert row is not None  # the pragma always returns one row
+    platform = row[0]
     staged = []
     for extension in BUNDLED:
         source = _bundled_file(extension)

@@ -28,8 +28,8 @@ compared as (
     select
         avg(fleet_p95_pct) filter (where days_to_quarter_end < {{ var('quarter_end_window_days') }})
         / avg(fleet_p95_pct) filter (
-            where days_to_quarter_end between {{ var('quarter_end_window_days') }}
-                and {{ var('quarter_end_window_days') }} + 13
+            where days_to_quarter_end
+            between {{ var('quarter_end_window_days') }} and {{ var('quarter_end_window_days') }} + 13
         ) as quarter_end_ratio
     from labelled
 

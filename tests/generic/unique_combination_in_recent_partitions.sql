@@ -1,7 +1,7 @@
 {#-
     Primary-key test for views over raw files, scoped to the most recent `days` partitions
-    (the ones an incremental run reloads): re-scanning years of raw rows on every build
-    would only re-prove the reader's row numbering.
+    (the ones an incremental run reloads), where a join that duplicates rows shows up
+    without re-scanning years of raw rows on every build.
 -#}
 {% test unique_combination_in_recent_partitions(model, combination_of_columns, partition_column, days) %}
 with recent as (

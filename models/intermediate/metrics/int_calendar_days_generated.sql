@@ -11,9 +11,10 @@ bounds as (
 
 days as (
 
-    select cast(unnest(generate_series(
-        first_date, last_date + interval {{ var('forecast_horizon_days') }} day, interval 1 day
-    )) as date) as calendar_date
+    select
+        cast(unnest(generate_series(
+            first_date, last_date + interval {{ var('forecast_horizon_days') }} day, interval 1 day
+        )) as date) as calendar_date
     from bounds
 
 ),

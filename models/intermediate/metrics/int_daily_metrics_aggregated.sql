@@ -21,23 +21,24 @@ rows_in_scope as (
 
 accepted_rows as (
 
-    select * from rows_in_scope where row_quarantine_reason is null
+    select * from rows_in_scope
+    where row_quarantine_reason is null
 
 ),
 
 {% set aggregates -%}
     server_id,
     partition_date,
-    {%- for metric in var('metrics') %}
-    {%- set column = metric ~ '_p95_pct' %}
-    {%- set valid = value_quarantine_reason(column) ~ ' is null' %}
-    {%- set value = accepted_value_pct(column) %}
+{%- for metric in var('metrics') %}
+{%- set column = metric ~ '_p95_pct' %}
+{%- set valid = value_quarantine_reason(column) ~ ' is null' %}
+{%- set value = accepted_value_pct(column) %}
     quantile_cont({{ value }}, 0.95) filter (where {{ valid }}) as {{ metric }}__p95,
     avg({{ value }}) filter (where {{ valid }}) as {{ metric }}__mean,
     max({{ value }}) filter (where {{ valid }}) as {{ metric }}__max,
     count(*) filter (where {{ valid }}) as {{ metric }}__hours,
     count(*) filter (where {{ valid }} and {{ is_over_capacity(column) }}) as {{ metric }}__over,
-    {%- endfor %}
+{%- endfor %}
 {%- endset %}
 
 first_pass as (
@@ -52,7 +53,8 @@ first_pass as (
 
 groups_with_duplicates as (
 
-    select server_id, partition_date, duplicate_rows from first_pass where duplicate_rows > 0
+    select server_id, partition_date, duplicate_rows from first_pass
+    where duplicate_rows > 0
 
 ),
 
@@ -80,7 +82,8 @@ second_pass as (
 
 combined as (
 
-    select * from first_pass where duplicate_rows = 0
+    select * from first_pass
+    where duplicate_rows = 0
     union all by name
     select * from second_pass
 
@@ -93,7 +96,8 @@ long as (
         (p95_pct, mean_pct, max_pct, hours_present, hours_over_capacity) for metric in (
             {%- for metric in var('metrics') %}
             ({{ metric }}__p95, {{ metric }}__mean, {{ metric }}__max, {{ metric }}__hours, {{ metric }}__over)
-                as '{{ metric }}'{{ "," if not loop.last }}
+                as '{{ metric }}'
+            {{ "," if not loop.last }}
             {%- endfor %}
         )
     )

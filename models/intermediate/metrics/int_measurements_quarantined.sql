@@ -51,10 +51,11 @@ candidates as (
 
     -- Only rows with something wrong are unpivoted.
     select * from flagged
-    where row_reason is not null
-    {%- for metric in var('metrics') %}
+    where
+        row_reason is not null
+        {%- for metric in var('metrics') %}
         or {{ value_quarantine_reason(metric ~ '_p95_pct') }} is not null
-    {%- endfor %}
+        {%- endfor %}
 
 ),
 

@@ -67,10 +67,12 @@ aggregated as (
             as coverage_80,
         avg(case when actual_pct between yhat_lower_95_pct and yhat_upper_95_pct then 1.0 else 0.0 end)
             as coverage_95,
-        avg(case when actual_pct between native_lower_80_pct and native_upper_80_pct then 1.0 else 0.0 end)
-            filter (where native_lower_80_pct is not null) as native_coverage_80,
-        avg(case when actual_pct between native_lower_95_pct and native_upper_95_pct then 1.0 else 0.0 end)
-            filter (where native_lower_95_pct is not null) as native_coverage_95,
+        avg(
+            case when actual_pct between native_lower_80_pct and native_upper_80_pct then 1.0 else 0.0 end
+        ) filter (where native_lower_80_pct is not null) as native_coverage_80,
+        avg(
+            case when actual_pct between native_lower_95_pct and native_upper_95_pct then 1.0 else 0.0 end
+        ) filter (where native_lower_95_pct is not null) as native_coverage_95,
         avg(
             (
                 {{ pinball('actual_pct', 'yhat_lower_95_pct', 0.025) }}

@@ -16,7 +16,8 @@ scored as (
 
 live_servers as (
 
-    select server_id from {{ ref('dim_servers') }} where not is_decommissioned
+    select server_id from {{ ref('dim_servers') }}
+    where not is_decommissioned
 
 ),
 

@@ -51,8 +51,8 @@ final as (
         coalesce(quarantined.measurements_quarantined, 0) as measurements_quarantined,
         coalesce(accepted.measurements_capped, 0) as measurements_capped,
         coalesce(rows_read.rows_read, 0) * {{ var('metrics') | length }}
-            = coalesce(accepted.measurements_accepted, 0)
-            + coalesce(quarantined.measurements_quarantined, 0) as is_reconciled
+        = coalesce(accepted.measurements_accepted, 0)
+        + coalesce(quarantined.measurements_quarantined, 0) as is_reconciled
 
     from partitions
     left join rows_read on partitions.partition_date = rows_read.partition_date

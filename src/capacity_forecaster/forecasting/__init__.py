@@ -1,4 +1,4 @@
 """Forecasting core: baselines, Prophet, tree models, conformal intervals, backtests.
 
-dbt Python models (python_models/forecasting/) only read refs and call into here.
+dbt Python models (python_models/intermediate/forecasting/) only read refs and call into here.
 """

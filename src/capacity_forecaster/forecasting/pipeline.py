@@ -66,7 +66,9 @@ def train_models(features, servers, calendar, settings_json: str, artifact_root:
             joblib.dump(fitted, path)
             scopes, rows_used = sorted(fitted.estimators), fitted.rows_used
         elif model == "prophet":
-            joblib.dump(trained.prophet, path)  # Prophet is fitted at the origin: its forecasts
+            # Prophet is fitted at the origin, one model per series: the artifact is its
+            # forecasts there (yhat and native intervals), not the fitted models.
+            joblib.dump(trained.prophet, path)
             scopes, rows_used = ["per_series"], int(np.isfinite(panel.y).sum())
         else:
             path, scopes, rows_used = None, ["per_series"], int(np.isfinite(panel.y).sum())

@@ -174,7 +174,9 @@ def _calendar(hours: np.ndarray, start: dt.date, holidays: set[str]) -> dict[str
     quarter_end = quarter_end_month.astype("datetime64[D]") - 1
     to_month_end = (month_end - dates).astype(int)
     to_quarter_end = (quarter_end - dates).astype(int)
-    mmdd = np.array([str(d)[5:] for d in dates[::24]]).repeat(24)[: len(hours)] if len(hours) else []
+    mmdd: np.ndarray | list[str] = (
+        np.array([str(d)[5:] for d in dates[::24]]).repeat(24)[: len(hours)] if len(hours) else []
+    )
     weekday = (dates.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
     doy = (dates - dates.astype("datetime64[Y]")).astype(int)
     return {
@@ -368,7 +370,10 @@ def generate_fleet(
             day_values = values[hours][hour_idx, server_idx]
             date = spec.start + dt.timedelta(days=day)
             is_future = day >= spec.days
-            root = truth_root if is_future else raw_root
+            root = raw_root
+            if is_future:
+                assert truth_root is not None  # checked on entry: future days need a truth_root
+                root = truth_root
             bytes_written += _write_day(root, date, ts, ids[server_idx], day_values)
             if is_future:
                 truth_rows += len(ts)

@@ -99,16 +99,20 @@ def import_csv(
         "select count(*) filter (where ts is null), count(*) filter (where metric is null), "
         "count(*) from parsed"
     ).fetchone()
+    assert bad is not None  # an aggregate returns one row
     if bad[0]:
         example = con.sql(
             "select ts_text from samples where try_cast(ts_text as timestamptz) is null limit 1"
-        ).fetchone()[0]
+        ).fetchone()
+        assert example is not None  # bad[0] rows match
         raise CsvImportError(
-            f"{path}: column {timestamp_column!r} has {bad[0]} unreadable timestamp(s), e.g. {example!r}"
+            f"{path}: column {timestamp_column!r} has {bad[0]} unreadable timestamp(s), e.g. {example[0]!r}"
         )
     if bad[1]:
         raise CsvImportError(f"{path}: {bad[1]} row(s) with a metric not in {sorted(mapping.values())}")
-    top = con.sql("select max(value) from parsed").fetchone()[0]
+    top_row = con.sql("select max(value) from parsed").fetchone()
+    assert top_row is not None  # an aggregate returns one row
+    top = top_row[0]
     chosen = units
     if units == "auto":
         chosen = "fraction" if top is not None and top <= 1.0 else "percent"
@@ -119,8 +123,10 @@ def import_csv(
                 stacklevel=2,
             )
     scale = 100.0 if chosen == "fraction" else 1.0
-    step = con.sql("""select median(gap) from (select epoch(ts - lag(ts) over (partition by server_id,
-        metric order by ts)) / 60 as gap from parsed)""").fetchone()[0]
+    step_row = con.sql("""select median(gap) from (select epoch(ts - lag(ts) over (partition by server_id,
+        metric order by ts)) / 60 as gap from parsed)""").fetchone()
+    assert step_row is not None  # an aggregate returns one row
+    step = step_row[0]
     con.execute(f"""create view hourly as
         select date_trunc('hour', ts) as timestamp, server_id,
                {

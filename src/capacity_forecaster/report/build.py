@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -111,7 +112,7 @@ def _context(con) -> dict:
         from main_marts.fct_capacity_risk r where r.window_days = 90 group by all order by 1, 2""",
     )
     metrics = sorted({h["metric"] for h in heat})
-    heatmap = {}
+    heatmap: dict[str, dict[str, dict[str, Any]]] = {}
     for h in heat:
         share = h["at_risk"] / h["servers"] if h["servers"] else None
         heatmap.setdefault(h["archetype"], {})[h["metric"]] = {
@@ -151,7 +152,7 @@ def _context(con) -> dict:
                c.test_coverage_80 as coverage_80, c.selection_reason
         from main_marts.fct_forecast_champions c order by 1, 2""",
     )
-    quality = {
+    quality: dict[str, Any] = {
         "quarantine": _rows(
             con,
             """
