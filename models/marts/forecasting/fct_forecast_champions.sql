@@ -35,7 +35,8 @@ validation as (
 
 test as (
 
-    select * from metrics where split = 'test'
+    select * from metrics
+    where split = 'test'
 
 ),
 

@@ -21,11 +21,23 @@ live_servers as (
 
 ),
 
+series_groups as (
+
+    select distinct archetype, metric from scored
+
+),
+
+buckets as (
+
+    select unnest({{ horizon_bucket_labels() }}) as horizon_bucket
+
+),
+
 bucket_grid as (
 
-    select groups.archetype, groups.metric, bucket.horizon_bucket
-    from (select distinct archetype, metric from scored) as groups
-    cross join (select unnest({{ horizon_bucket_labels() }}) as horizon_bucket) as bucket
+    select series_groups.archetype, series_groups.metric, buckets.horizon_bucket
+    from series_groups
+    cross join buckets
 
 ),
 

@@ -62,15 +62,15 @@ at_thresholds as (
     left join probabilities as high
         on series.server_id = high.server_id and series.metric = high.metric
         and series.window_days = high.window_days
-        and high.threshold_pct = series.high_risk_threshold_pct
+        and series.high_risk_threshold_pct = high.threshold_pct
     left join probabilities as very_high
         on series.server_id = very_high.server_id and series.metric = very_high.metric
         and series.window_days = very_high.window_days
-        and very_high.threshold_pct = series.very_high_risk_threshold_pct
+        and series.very_high_risk_threshold_pct = very_high.threshold_pct
     left join probabilities as ceiling
         on series.server_id = ceiling.server_id and series.metric = ceiling.metric
         and series.window_days = ceiling.window_days
-        and ceiling.threshold_pct = series.consolidation_peak_ceiling_pct
+        and series.consolidation_peak_ceiling_pct = ceiling.threshold_pct
 
 ),
 
@@ -97,12 +97,18 @@ recent as (
             as last_day_not_breaching,
         min(daily.metric_date) as first_day,
         regr_slope(daily.p95_pct, datediff('day', series.origin_date, daily.metric_date))
-            filter (where daily.metric_date > series.origin_date - 90) * 30 as trend_pct_per_30d
+        filter (where daily.metric_date > series.origin_date - 90) * 30 as trend_pct_per_30d
     from series
     inner join daily
         on series.server_id = daily.server_id and series.metric = daily.metric
-        and daily.metric_date <= series.origin_date
+        and series.origin_date >= daily.metric_date
     group by series.server_id, series.metric, series.window_days
+
+),
+
+windows as (
+
+    select distinct window_days from series
 
 ),
 
@@ -119,7 +125,7 @@ forecast_peak as (
         arg_max(forecasts.yhat_upper_80_pct, forecasts.yhat_pct) as upper_80_at_peak_pct,
         bool_or(forecasts.is_low_confidence) as is_forecast_low_confidence
     from {{ ref('fct_forecasts') }} as forecasts
-    inner join (select distinct window_days from series) as windows
+    inner join windows
         on forecasts.horizon_days <= windows.window_days
     where forecasts.is_champion
     group by forecasts.server_id, forecasts.metric, windows.window_days
@@ -192,27 +198,34 @@ final as (
             else 'monitor'
         end as recommended_action,
         case risk_state
-            when 'breaching_now' then printf(
-                '%s daily P95 %.1f%% on %s is above the %.0f%% threshold since %s',
-                metric, current_p95_pct, strftime(origin_date, '%Y-%m-%d'),
-                high_risk_threshold_pct, strftime(breaching_since_date, '%Y-%m-%d'))
-            when 'forecast_breach' then printf(
-                '%s: P(daily P95 > %.0f%% within %d days) = %.0f%% (cut-off %.0f%%), likely by %s; '
-                || '90-day max %.1f%%, 30-day mean %.1f%%, trend %+.1f pts/30d',
-                metric, high_risk_threshold_pct, window_days, 100 * p_breach_high,
-                100 * {{ var('breach_probability_cutoff') }},
-                strftime(origin_date + cast(days_to_likely_breach_high as integer), '%Y-%m-%d'),
-                coalesce(max_90d_p95_pct, 0), coalesce(avg_30d_p95_pct, 0),
-                coalesce(trend_pct_per_30d, 0))
-            when 'underutilized' then printf(
-                '%s: 30-day mean of daily P95 %.1f%% < %.0f%%, 90-day max %.1f%% and '
-                || 'P(> %.0f%% within %d days) = %.1f%%',
-                metric, avg_30d_p95_pct, underutilized_threshold_pct, max_90d_p95_pct,
-                consolidation_peak_ceiling_pct, window_days, 100 * p_exceed_consolidation_ceiling)
+            when 'breaching_now'
+                then printf(
+                    '%s daily P95 %.1f%% on %s is above the %.0f%% threshold since %s',
+                    metric, current_p95_pct, strftime(origin_date, '%Y-%m-%d'),
+                    high_risk_threshold_pct, strftime(breaching_since_date, '%Y-%m-%d')
+                )
+            when 'forecast_breach'
+                then printf(
+                    '%s: P(daily P95 > %.0f%% within %d days) = %.0f%% (cut-off %.0f%%), likely by %s; '
+                    || '90-day max %.1f%%, 30-day mean %.1f%%, trend %+.1f pts/30d',
+                    metric, high_risk_threshold_pct, window_days, 100 * p_breach_high,
+                    100 * {{ var('breach_probability_cutoff') }},
+                    strftime(origin_date + cast(days_to_likely_breach_high as integer), '%Y-%m-%d'),
+                    coalesce(max_90d_p95_pct, 0), coalesce(avg_30d_p95_pct, 0),
+                    coalesce(trend_pct_per_30d, 0)
+                )
+            when 'underutilized'
+                then printf(
+                    '%s: 30-day mean of daily P95 %.1f%% < %.0f%%, 90-day max %.1f%% and '
+                    || 'P(> %.0f%% within %d days) = %.1f%%',
+                    metric, avg_30d_p95_pct, underutilized_threshold_pct, max_90d_p95_pct,
+                    consolidation_peak_ceiling_pct, window_days, 100 * p_exceed_consolidation_ceiling
+                )
             else printf(
                 '%s: P(daily P95 > %.0f%% within %d days) = %.0f%%, below the %.0f%% cut-off',
                 metric, high_risk_threshold_pct, window_days, 100 * coalesce(p_breach_high, 0),
-                100 * {{ var('breach_probability_cutoff') }})
+                100 * {{ var('breach_probability_cutoff') }}
+            )
         end
         || case when is_extrapolated then ' (window longer than the history: extrapolated)' else '' end
             as why_flagged,

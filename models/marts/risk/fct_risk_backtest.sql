@@ -29,7 +29,8 @@ populations as (
 
     select 'all' as population, * from predictions
     union all
-    select 'not_over_last_7d' as population, * from predictions where not was_over_last_7d
+    select 'not_over_last_7d' as population, * from predictions
+    where not was_over_last_7d
 
 ),
 
@@ -41,7 +42,7 @@ rule_frequency as (
         risk_class,
         window_days,
         was_over_last_7d,
-        avg(did_exceed::double) as rule_probability
+        avg(cast(did_exceed as double)) as rule_probability
     from populations
     group by all
 
@@ -54,8 +55,10 @@ scored as (
         rule_frequency.rule_probability,
         case
             when populations.probability >= 1 then '0.9-1.0'
-            else printf('%.1f-%.1f', floor(populations.probability * 10) / 10,
-                        floor(populations.probability * 10) / 10 + 0.1)
+            else printf(
+                '%.1f-%.1f', floor(populations.probability * 10) / 10,
+                floor(populations.probability * 10) / 10 + 0.1
+            )
         end as probability_bin
     from populations
     inner join rule_frequency using (population, risk_class, window_days, was_over_last_7d)
@@ -73,7 +76,7 @@ summary as (
         count(*) as n_series_origins,
         count(distinct origin_date) as n_origins,
         avg(probability) as mean_probability,
-        avg(did_exceed::double) as observed_frequency,
+        avg(cast(did_exceed as double)) as observed_frequency,
         count(*) filter (where is_flagged and did_exceed) as true_positives,
         count(*) filter (where is_flagged and not did_exceed) as false_positives,
         count(*) filter (where not is_flagged and did_exceed) as false_negatives,
@@ -82,8 +85,8 @@ summary as (
         count(*) filter (where was_over_last_7d and not did_exceed) as rule_false_positives,
         count(*) filter (where not was_over_last_7d and did_exceed) as rule_false_negatives,
         median(actual_first_day) filter (where is_flagged and did_exceed) as median_lead_time_days,
-        avg(power(probability - did_exceed::double, 2)) as brier_score,
-        avg(power(rule_probability - did_exceed::double, 2)) as rule_brier_score
+        avg(power(probability - cast(did_exceed as double), 2)) as brier_score,
+        avg(power(rule_probability - cast(did_exceed as double), 2)) as rule_brier_score
     from scored
     group by population, risk_class, window_days
 
@@ -100,7 +103,7 @@ bins as (
         count(*) as n_series_origins,
         count(distinct origin_date) as n_origins,
         avg(probability) as mean_probability,
-        avg(did_exceed::double) as observed_frequency
+        avg(cast(did_exceed as double)) as observed_frequency
     from scored
     group by population, risk_class, window_days, probability_bin
 

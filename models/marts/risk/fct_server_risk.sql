@@ -19,7 +19,7 @@ ranked as (
         *,
         row_number() over (
             partition by server_id, window_days
-            order by severity desc, state_severity desc, p_breach_high desc nulls last, metric
+            order by severity desc, state_severity desc, p_breach_high desc nulls last, metric asc
         ) as rank_in_server,
         count(*) over (partition by server_id, window_days) as metrics_assessed,
         min(first_likely_breach_date) over (partition by server_id, window_days)
