@@ -31,7 +31,7 @@ def land_raw_contract(root: Path) -> int:
     nothing = pa.array([None] * n, pa.string())
     inventory = pa.table({
         "server_id": servers, "archetype": ["unknown"] * n, "instance_type": nothing,
-        "vcpus": pa.array([None] * n, pa.int32()), "memory_gb": pa.array([None] * n, pa.int32()),
+        "vcpus": pa.array([4] * n, pa.int32()), "memory_gb": pa.array([16] * n, pa.int32()),
         "region": nothing, "business_unit": nothing, "environment": nothing,
         "commissioned_date": pa.array([dt.date(2013, 7, 19)] * n, pa.date32()),
         "decommissioned_date": pa.array([None] * n, pa.date32()),
