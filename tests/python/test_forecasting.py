@@ -15,6 +15,7 @@ from capacity_forecaster.forecasting.backtest import (
     local_forecast,
     plan_backtest,
     run_backtest,
+    run_cv,
 )
 from capacity_forecaster.forecasting.intervals import leave_one_origin_out
 from capacity_forecaster.forecasting.panel import build_panel
@@ -271,3 +272,13 @@ def test_last_value_is_the_last_observation_carried_forward():
     panel.y[-3:, 0] = np.nan  # a gap at the end: the last observed value is carried
     forecast = baselines.last_value(panel, len(panel.dates) - 1, 5)
     assert np.allclose(forecast[0], panel.y[-4, 0])
+
+
+def test_cv_folds_stay_inside_the_training_part():
+    panel = panel_from(daily_frame(days=500, servers=4))
+    s = settings()
+    folds = run_cv(panel, s, ["seasonal_naive", "moving_average", "global_hgb"], log=lambda _: None)
+    assert set(folds.model) == {"seasonal_naive", "moving_average", "global_hgb"} and folds.fold.max() >= 3
+    start = panel.dates[plan_backtest(panel, s).start]
+    assert (folds.train_end_date + pd.to_timedelta(folds.horizon_days, "D") < start).all()
+    assert (folds.n_forecasts > 0).all()

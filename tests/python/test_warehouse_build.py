@@ -96,5 +96,7 @@ def test_backtest_champions_and_registry(built_warehouse):
 
     for row in registry.dropna(subset=["artifact_path"]).itertuples():
         assert hashlib.sha256(Path(row.artifact_path).read_bytes()).hexdigest() == row.artifact_sha256
+    # 150 days with 75-day horizons leave no training part for CV before the backtest: the
+    # mart is empty and the build says why (CV itself is tested on a longer panel).
     cv = built_warehouse.query("select * from main_marts.fct_forecast_cv_folds")
-    assert set(cv.model) == {"seasonal_naive", "moving_average", "global_hgb"} and cv.fold.max() >= 3
+    assert cv.empty
