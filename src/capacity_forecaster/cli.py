@@ -48,6 +48,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     project_dir, _, cfg = _context(args)
     if cfg["raw_root"].startswith("s3://"):
         raise ConfigError("generate writes locally; generate, then `capfc push`")
+    _refuse_foreign_data(_resolve(project_dir, cfg["raw_root"]), getattr(args, "force", False))
     days = args.days or cfg["fleet_days"]
     start = args.start or cfg["fleet_start"]
     spec = FleetSpec(
@@ -74,6 +75,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"({result.bytes_written / 1e6:,.1f} MB, {time.monotonic() - started:.1f}s)"
     )
     return 0
+
+
+def _refuse_foreign_data(raw_root: Path, force: bool) -> None:
+    """generate replaces metrics/ and the inventory: never silently over imported data."""
+    from capacity_forecaster.importers.contract import foreign_files
+
+    found = foreign_files(raw_root)
+    if found and not force:
+        raise ConfigError(
+            f"{raw_root} holds {len(found)} file(s) that generate did not write (imported data, e.g. "
+            f"{found[0].relative_to(raw_root)}); generate would delete them and overwrite the inventory: "
+            "use another --raw-root, or pass --force to replace them"
+        )
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -121,41 +135,108 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metric_map(pairs: list[str] | None) -> dict[str, str]:
+def _pairs(pairs: list[str] | None, option: str, example: str) -> dict[str, str]:
     out = {}
     for pair in pairs or []:
-        metric, sep, name = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--metric takes METRIC=NAME (e.g. cpu=cpu.pct), got {pair!r}")
-        out[metric] = name
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} takes KEY=VALUE (e.g. {example}), got {pair!r}")
+        out[key.strip()] = value
     return out
 
 
-def cmd_import_csv(args: argparse.Namespace) -> int:
-    from capacity_forecaster.importers.csv_import import import_csv
+def _utc(text: str | None, option: str) -> dt.datetime | None:
+    """--start/--end: an ISO date or date-time, UTC unless it carries an offset."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be an ISO date or date-time (UTC), got {text!r}") from None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _import_options(args: argparse.Namespace, metrics: list[str]):
+    from capacity_forecaster.importers.tabular import ImportOptions, MetricMapping
+
+    columns = {
+        m: tuple(c.strip() for c in v.split("+"))
+        for m, v in _pairs(args.metric, "--metric", "cpu=cpu.pct").items()
+    }
+    units = _pairs([u if "=" in u else f"*={u}" for u in args.unit or []], "--unit", "disk_io=KB/s")
+    capacities = _pairs(args.capacity, "--capacity", "network=1Gbit/s")
+    for key in list(columns) + list(units) + list(capacities):
+        if key != "*" and key not in metrics:
+            raise ConfigError(
+                f"unknown metric {key!r}; the contract metrics are {', '.join(metrics)} (var metrics)"
+            )
+    mappings = {
+        m: MetricMapping(m, columns.get(m, ()), units.get(m, units.get("*", "auto")), capacities.get(m))
+        for m in metrics
+        if m in columns or m in units or m in capacities or "*" in units
+    }
+    return ImportOptions(
+        layout=args.layout,
+        timestamp_column=args.timestamp_column,
+        timestamp_format=args.timestamp_format,
+        server_column=args.server_column,
+        metric_column=args.metric_column,
+        value_column=args.value_column,
+        mappings=mappings,
+        timezone=args.timezone,
+        decimal_comma=args.decimal_comma,
+        start=_utc(args.start, "--start"),
+        end=_utc(args.end, "--end"),
+        archetype=args.archetype,
+    )
+
+
+def cmd_import_files(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.tabular import import_file
 
     project_dir, _, cfg = _context(args)
     out = _resolve(project_dir, cfg["raw_root"])
+    options = _import_options(args, list(cfg["metrics"]))
     for path in args.files:
-        result = import_csv(
-            Path(path),
-            out,
-            layout=args.layout,
-            timestamp_column=args.timestamp_column,
-            server_column=args.server_column,
-            metric_column=args.metric_column,
-            value_column=args.value_column,
-            metric_map=_metric_map(args.metric),
-            timezone=args.timezone,
-            units=args.units,
+        started = time.monotonic()
+        result = import_file(Path(path), out, options, list(cfg["metrics"]), fmt=args.source)
+        for line in result.summary(cfg["raw_root"], options.timezone):
+            print(line)
+        print(f"  took {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_import_inventory(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.inventory import import_inventory
+
+    project_dir, _, cfg = _context(args)
+    result = import_inventory(Path(args.file), _resolve(project_dir, cfg["raw_root"]), add_new=args.add_new)
+    print(
+        f"{args.file}: {result.updated} servers updated, {result.added} added "
+        f"({', '.join(result.columns)}) in {cfg['raw_root']}/inventory/servers.parquet"
+    )
+    return 0
+
+
+def cmd_import_prometheus(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.prometheus import PrometheusOptions, import_prometheus
+
+    project_dir, _, cfg = _context(args)
+    result = import_prometheus(
+        _resolve(project_dir, cfg["raw_root"]),
+        PrometheusOptions(
+            url=args.url,
+            start=_utc(args.start, "--start"),
+            end=_utc(args.end, "--end"),
+            selector=args.selector or "",
+            network_capacity=args.network_capacity,
+            chunk_hours=args.chunk_hours,
             archetype=args.archetype,
-        )
-        step = f"{result.sampling_minutes:g}-minute" if result.sampling_minutes else "unknown"
-        print(
-            f"{path}: {result.rows_in:,} rows ({step} samples, {result.units}) -> "
-            f"{result.hourly_rows:,} hourly rows for {result.servers} servers "
-            f"({result.servers_added} new in the inventory) in {cfg['raw_root']}"
-        )
+        ),
+        list(cfg["metrics"]),
+    )
+    for line in result.summary(cfg["raw_root"]):
+        print(line)
     return 0
 
 
@@ -163,7 +244,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
     from capacity_forecaster.importers.cloudwatch import import_cloudwatch
 
     project_dir, _, cfg = _context(args)
-    tags = dict(_metric_map(args.tag)) if args.tag else None
+    tags = _pairs(args.tag, "--tag", "team=payments") or None
     parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
     result = import_cloudwatch(
         _resolve(project_dir, cfg["raw_root"]),
@@ -175,6 +256,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
         region=args.region,
         endpoint_url=args.endpoint_url,
         profile=args.profile or cfg["aws_profile"],
+        metrics=list(cfg["metrics"]),
     )
     print(
         f"{result.instances} instances -> {result.hourly_rows:,} hourly rows in {cfg['raw_root']} "
@@ -226,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--future-days", type=int, help="also simulate N hidden future days into truth_root")
         p.add_argument("--seed-csv", help="also write the seed's server_metrics.csv.gz here")
         p.add_argument("--raw-root", help="override var raw_root")
+        p.add_argument(
+            "--force", action="store_true", help="replace a raw root that holds imported data (deletes it)"
+        )
 
     gen = sub.add_parser("generate", help="simulate a synthetic fleet into the raw contract")
     fleet_options(gen)
@@ -257,31 +342,76 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="output folder (default: warehouse/report)")
     report.set_defaults(func=cmd_report)
 
+    def file_import_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--layout",
+            choices=["long", "wide"],
+            default="long",
+            help="long: timestamp,server,metric,value; wide: a column per metric",
+        )
+        p.add_argument("--timestamp-column", default="timestamp")
+        p.add_argument(
+            "--timestamp-format",
+            choices=["iso", "epoch-s", "epoch-ms"],
+            default="iso",
+            help="iso: text or native timestamps; epoch-s / epoch-ms: numbers since 1970 (UTC)",
+        )
+        p.add_argument("--server-column", default="server_id")
+        p.add_argument("--metric-column", default="metric", help="long layout")
+        p.add_argument("--value-column", default="value", help="long layout")
+        p.add_argument(
+            "--metric",
+            action="append",
+            metavar="METRIC=NAME[+NAME]",
+            help="column (wide) or metric name (long) of a contract metric; + sums several",
+        )
+        p.add_argument(
+            "--unit",
+            "--units",
+            action="append",
+            metavar="[METRIC=]UNIT",
+            help="auto (default), percent, fraction, or an absolute unit (MHz, KB, KB/s, Mbit/s...)",
+        )
+        p.add_argument(
+            "--capacity",
+            action="append",
+            metavar="METRIC=CAPACITY",
+            help="a column (COLUMN[@UNIT]), 'inventory' or a constant (1Gbit/s) turning the metric into %%",
+        )
+        p.add_argument("--timezone", default="UTC", help="IANA zone of timestamps without an offset")
+        p.add_argument("--decimal-comma", action="store_true", help="numbers are written 85,2")
+        p.add_argument("--start", help="keep samples at or after this UTC date-time")
+        p.add_argument("--end", help="keep samples before this UTC date-time")
+        p.add_argument("--archetype", default="unknown", help="archetype for new servers")
+        p.add_argument("--raw-root", help="override var raw_root")
+
     imp = sub.add_parser("import", help="import real metrics into the raw contract")
     imp_sub = imp.add_subparsers(dest="source", required=True)
-    csv = imp_sub.add_parser("csv", help="long or wide CSV exports, any sampling interval")
-    csv.add_argument("files", nargs="+", help="CSV files")
-    csv.add_argument(
-        "--layout",
-        choices=["long", "wide"],
-        default="long",
-        help="long: timestamp,server,metric,value; wide: a column per metric",
+    for fmt, what in (("csv", "CSV exports"), ("parquet", "Parquet exports")):
+        files = imp_sub.add_parser(fmt, help=f"{what}: long or wide, any sampling interval, any unit")
+        files.add_argument("files", nargs="+", help=f"{fmt.upper()} files")
+        file_import_options(files)
+        files.set_defaults(func=cmd_import_files)
+
+    inv = imp_sub.add_parser("inventory", help="fill or overwrite inventory columns of known servers")
+    inv.add_argument("file", help="CSV with server_id and any of the inventory columns")
+    inv.add_argument("--add-new", action="store_true", help="add servers not yet in the inventory")
+    inv.add_argument("--raw-root", help="override var raw_root")
+    inv.set_defaults(func=cmd_import_inventory)
+
+    prom = imp_sub.add_parser("prometheus", help="node_exporter metrics via the Prometheus HTTP API")
+    prom.add_argument("--url", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
+    prom.add_argument("--start", required=True, help="UTC start, YYYY-MM-DD[THH:MM]")
+    prom.add_argument("--end", required=True, help="UTC end (exclusive), YYYY-MM-DD[THH:MM]")
+    prom.add_argument("--selector", help='label matchers added to every query, e.g. job="node",env="prod"')
+    prom.add_argument(
+        "--network-capacity",
+        help="link speed where node_network_speed_bytes is absent, e.g. 1Gbit/s",
     )
-    csv.add_argument("--timestamp-column", default="timestamp")
-    csv.add_argument("--server-column", default="server_id")
-    csv.add_argument("--metric-column", default="metric", help="long layout")
-    csv.add_argument("--value-column", default="value", help="long layout")
-    csv.add_argument(
-        "--metric",
-        action="append",
-        metavar="METRIC=NAME",
-        help="map cpu|memory|disk_io|network to the file's metric value or column",
-    )
-    csv.add_argument("--timezone", default="UTC", help="zone of timestamps without an offset")
-    csv.add_argument("--units", choices=["auto", "percent", "fraction"], default="auto")
-    csv.add_argument("--archetype", default="unknown", help="archetype for new servers")
-    csv.add_argument("--raw-root", help="override var raw_root")
-    csv.set_defaults(func=cmd_import_csv)
+    prom.add_argument("--chunk-hours", type=int, default=168, help="hours per query_range request")
+    prom.add_argument("--archetype", default="unknown", help="archetype for new servers")
+    prom.add_argument("--raw-root", help="override var raw_root")
+    prom.set_defaults(func=cmd_import_prometheus)
 
     cw = imp_sub.add_parser("cloudwatch", help="EC2 / CloudWatch-agent metrics via GetMetricData")
     cw.add_argument("--instance-id", action="append", help="instance id (repeatable)")
@@ -307,20 +437,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Exception as exc:  # one clear line for known failures, not a traceback
         from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
-        from capacity_forecaster.importers.csv_import import CsvImportError
         from capacity_forecaster.preflight import RawDataError
         from capacity_forecaster.s3_push import PushError
         from capacity_forecaster.warehouse import BuildError
 
         if isinstance(
             exc,
-            ConfigError
-            | PushError
-            | BuildError
-            | RawDataError
-            | CsvImportError
-            | CloudWatchImportError
-            | ValueError,
+            ConfigError | PushError | BuildError | RawDataError | CloudWatchImportError | ValueError,
         ):
             print(f"capfc {args.command}: error: {exc}", file=sys.stderr)
             return 2
