@@ -347,9 +347,9 @@ def _samples_sql(source: _Source, options: ImportOptions, plan: _Plan) -> tuple[
         if options.timestamp_format != "iso":
             numeric.add(options.timestamp_column)
         columns = ", ".join(f"{source.number(name)} as {alias}" for name, alias in plan.inputs.items())
-        checks = {
-            n: f"count(*) filter (where {source.unparsed(n)})" for n in plan.inputs if source.is_text(n)
-        }
+        text = [n for n in plan.inputs if source.is_text(n)]
+        columns += "".join(f", {source.unparsed(n)} as unparsed_{plan.inputs[n]}" for n in text)
+        checks = {n: f"count(*) filter (where unparsed_{plan.inputs[n]})" for n in text}
         return (
             f"""samples as (
                 select {server} as server_id, {ts_sql} as ts, {dst_sql} as dst_kind,
