@@ -393,3 +393,25 @@ def test_imported_servers_without_sizes_run_end_to_end(tmp_path):
     assert low
     assert groups[0] >= 2 and groups[1] is False and groups[3] == 0
     assert "size unknown for" in groups[2] and "capfc import inventory" in groups[2]
+
+
+def test_long_layout_sums_names_and_counts_duplicates(tmp_path):
+    """Long exports: `disk_io=disk.read+disk.write` sums two metric names per sample; a
+    repeated (server, timestamp, name) row is counted and kept once."""
+    ts = pd.date_range("2024-05-01", periods=12, freq="5min", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = [(t, "s", name, v) for t in ts for name, v in (("disk.read", 100.0), ("disk.write", 150.0))]
+    rows += [(ts[0], "s", "disk.read", 100.0), (ts[1], "s", "cpu", 12.5)]  # a duplicate; one cpu sample
+    pd.DataFrame(rows, columns=["timestamp", "server_id", "metric", "value"]).to_csv(
+        tmp_path / "l.csv", index=False
+    )
+    result = import_file(
+        tmp_path / "l.csv",
+        tmp_path / "raw",
+        ImportOptions(
+            mappings={"disk_io": MetricMapping("disk_io", ("disk.read", "disk.write"), "KB/s", "1MB/s")}
+        ),
+        METRICS,
+    )
+    assert result.rows == 26 and result.duplicates == 1 and result.hourly_rows == 1
+    written = read_contract(tmp_path / "raw").iloc[0]
+    assert written.disk_io_p95 == pytest.approx(25.0) and written.cpu_p95 == 12.5  # 250 KB/s of 1 MB/s

@@ -390,36 +390,63 @@ def _samples_sql(source: _Source, options: ImportOptions, plan: _Plan) -> tuple[
     )
 
 
-def _hourly_sql(plan: _Plan, samples: str, window: list[str], unparsed: dict[str, str]) -> str:
+def _hourly_sql(
+    plan: _Plan, samples: str, window: list[str], unparsed: dict[str, str], *, long: bool, zoned: bool
+) -> str:
     """One aggregation: per server x UTC hour, the in-window samples as one list (percent
-    values), deduplicated by timestamp, then the P95 per metric and every count."""
-    values, raws, no_capacity = [], [], []
-    for m in plan.metrics:
+    values), deduplicated by timestamp, then the P95 per metric and every count. Counts that
+    cannot be non-zero for this file are constants, not aggregates (the scan is the cost)."""
+    per_sample, aggregates, constants = [], {}, {}
+    for i, m in enumerate(plan.metrics):
         raw = "(" + " + ".join(m.inputs) + ")"
-        raws.append(raw)
-        if m.capacity:
-            values.append(f"case when {m.capacity} > 0 then {raw} / {m.capacity} * {m.factor!r} end")
-            no_capacity.append(f"{raw} is not null and not coalesce({m.capacity} > 0, false)")
+        pct = (
+            f"case when {m.capacity} > 0 then {raw} / {m.capacity} * {m.factor!r} end"
+            if m.capacity
+            else (f"{raw} * {m.factor!r}")
+        )
+        per_sample += [f"{raw} as raw_{i}", f"{pct} as pct_{i}"]
+        aggregates[f"measurements_{i}"] = f"count(raw_{i})"
+        if m.capacity:  # no_capacity = measured - converted, within the window
+            measured = f"count(raw_{i}) filter (where in_window)" if window else f"count(raw_{i})"
+            aggregates[f"no_capacity_{i}"] = f"{measured} - count(pct_{i}) filter (where in_window)"
         else:
-            values.append(f"{raw} * {m.factor!r}")
-            no_capacity.append("false")
-    struct = ", ".join(["t := ts"] + [f"v{i} := coalesce({v}, {_MISSING})" for i, v in enumerate(values)])
-    per_group = "".join(
-        f""",
-            max({raws[i]}) filter (where in_window) as max_raw_{i},
-            count(*) filter (where in_window and {no_capacity[i]}) as no_capacity_{i},
-            count({raws[i]}) filter (where ts is not null) as measurements_{i}"""
-        for i in range(len(plan.metrics))
+            constants[f"no_capacity_{i}"] = "0"
+        if m.unit is None:
+            aggregates[f"max_raw_{i}"] = f"max(raw_{i}) filter (where in_window)"
+        else:
+            constants[f"max_raw_{i}"] = "null"
+    aggregates["rows_read"] = "sum(src_rows)" if long else "count(*)"
+    aggregates["bad_timestamps"] = "count(*) filter (where ts is null)"
+    if window:
+        aggregates["rows_outside"] = (
+            f"{'sum(src_rows)' if long else 'count(*)'} filter (where not in_window and ts is not null)"
+        )
+    else:
+        constants["rows_outside"] = "0"
+    if long:
+        aggregates["dups_resolved"] = "sum(src_dups)"
+        aggregates["rows_unmapped"] = "sum(src_unmapped)"
+    else:
+        constants |= {"dups_resolved": "0", "rows_unmapped": "0"}
+    for kind in ("ambiguous", "nonexistent"):
+        if zoned:
+            aggregates[kind] = f"count(*) filter (where in_window and dst_kind = '{kind}')"
+        else:
+            constants[kind] = "0"
+    aggregates |= {f"unparsed_{i}": c for i, c in enumerate(unparsed.values())}
+    struct = ", ".join(
+        ["t := ts"] + [f"v{i} := coalesce(pct_{i}, {_MISSING})" for i in range(len(plan.metrics))]
     )
     p95 = "".join(
         f""",
             list_aggregate(list_filter(list_transform(kept, x -> x.v{i}), x -> x > {_MISSING}),
-                           'quantile_cont', 0.95) as {sql_ident(m.metric + "_p95")},
-            max_raw_{i}, no_capacity_{i}, measurements_{i}"""
+                           'quantile_cont', 0.95) as {sql_ident(m.metric + "_p95")}"""
         for i, m in enumerate(plan.metrics)
     )
-    checks = "".join(f", {c} as unparsed_{i}" for i, c in enumerate(unparsed.values()))
     in_window = " and ".join(["ts is not null", *window])
+    # without --start/--end only unreadable timestamps fall outside, and they stop the import
+    hour = "case when in_window then date_trunc('hour', ts) end" if window else "date_trunc('hour', ts)"
+    keep = "filter (where in_window)" if window else ""
     inventory, capacities = "", ""
     if plan.inventory_columns:
         inventory = "left join inventory_capacity inv using (server_id)"
@@ -428,30 +455,23 @@ def _hourly_sql(plan: _Plan, samples: str, window: list[str], unparsed: dict[str
         )
     return f"""create temp table hourly as
         with {samples},
-        flagged as (select samples.*, {in_window} as in_window {capacities} from samples {inventory}),
+        joined as (select samples.* {capacities} from samples {inventory}),
+        flagged as (select *, {in_window} as in_window, {", ".join(per_sample)} from joined),
         grouped as (
-            select server_id,
-                   case when in_window then date_trunc('hour', ts) end as hour,
-                   list(struct_pack({struct})) filter (where in_window) as samples,
-                   sum(src_rows) as rows_read,
-                   sum(src_rows) filter (where not in_window and ts is not null) as rows_outside,
-                   count(*) filter (where ts is null) as bad_timestamps,
-                   sum(src_dups) as dups_resolved,
-                   sum(src_unmapped) as rows_unmapped,
-                   count(*) filter (where in_window and dst_kind = 'ambiguous') as ambiguous,
-                   count(*) filter (where in_window and dst_kind = 'nonexistent') as nonexistent
-                   {per_group} {checks}
+            select server_id, {hour} as hour, list(struct_pack({struct})) {keep} as samples,
+                   {", ".join(f"{sql} as {name}" for name, sql in aggregates.items())}
             from flagged group by all),
-        sorted as (select * exclude (samples), list_sort(samples) as s from grouped),
         deduplicated as (
-            select * exclude (s), list_filter(s, (x, i) -> i = len(s) or s[i + 1].t <> x.t) as kept,
+            select * exclude (samples, s),
+                   list_filter(s, (x, i) -> i = len(s) or s[i + 1].t <> x.t) as kept,
                    coalesce(len(s), 0) as samples_in
-            from sorted)
-        select server_id, hour, rows_read, rows_outside, bad_timestamps, rows_unmapped, ambiguous,
-               nonexistent, dups_resolved + samples_in - coalesce(len(kept), 0) as duplicates,
+            from (select *, list_sort(samples) as s from grouped))
+        select server_id, hour, {", ".join(aggregates)},
+               {", ".join(f"{v} as {k}" for k, v in constants.items())},
+               dups_resolved + samples_in - coalesce(len(kept), 0) as duplicates,
                case when len(kept) > 1 then epoch(kept[-1].t - kept[1].t) / 60 / (len(kept) - 1) end
                    as step_minutes
-               {p95} {"".join(f", unparsed_{i}" for i in range(len(unparsed)))}
+               {p95}
         from deduplicated"""
 
 
@@ -572,7 +592,8 @@ def import_file(
     plan = _plan(source, options, contract_metrics)
     plan.params["path"] = str(path)
     samples, unparsed = _samples_sql(source, options, plan)
-    if "zone_days" in samples:
+    zoned = "zone_days" in samples
+    if zoned:
         con.register("zone_days", timezones.zone_days(options.timezone))
     if plan.inventory_columns:
         con.register("inventory_capacity", _inventory_capacity(out_root))
@@ -586,7 +607,8 @@ def import_file(
     hasher = threading.Thread(target=lambda: fingerprint.update(name=file_output_name(path)))
     hasher.start()  # hashing the file overlaps the scan (both release the GIL)
     try:
-        con.execute(_hourly_sql(plan, samples, window, unparsed), plan.params)
+        sql = _hourly_sql(plan, samples, window, unparsed, long=options.layout == "long", zoned=zoned)
+        con.execute(sql, plan.params)
     except duckdb.Error as exc:
         raise ImportInputError(f"{path}: {_first_line(exc)}") from None
     finally:
