@@ -171,9 +171,9 @@ def _import_options(args: argparse.Namespace, metrics: list[str]):
                 f"unknown metric {key!r}; the contract metrics are {', '.join(metrics)} (var metrics)"
             )
     mappings = {
-        m: MetricMapping(m, columns.get(m, ()), units.get(m, units.get("*", "auto")), capacities.get(m))
+        m: MetricMapping(m, columns.get(m, ()), units.get(m), capacities.get(m))
         for m in metrics
-        if m in columns or m in units or m in capacities or "*" in units
+        if m in columns or m in units or m in capacities
     }
     return ImportOptions(
         layout=args.layout,
@@ -183,6 +183,7 @@ def _import_options(args: argparse.Namespace, metrics: list[str]):
         metric_column=args.metric_column,
         value_column=args.value_column,
         mappings=mappings,
+        default_unit=units.get("*", "auto"),
         timezone=args.timezone,
         decimal_comma=args.decimal_comma,
         start=_utc(args.start, "--start"),
@@ -192,6 +193,7 @@ def _import_options(args: argparse.Namespace, metrics: list[str]):
 
 
 def cmd_import_files(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
     from capacity_forecaster.importers.tabular import import_file
 
     project_dir, _, cfg = _context(args)
@@ -199,7 +201,8 @@ def cmd_import_files(args: argparse.Namespace) -> int:
     options = _import_options(args, list(cfg["metrics"]))
     for path in args.files:
         started = time.monotonic()
-        result = import_file(Path(path), out, options, list(cfg["metrics"]), fmt=args.source)
+        with reported_as_input_errors():
+            result = import_file(Path(path), out, options, list(cfg["metrics"]), fmt=args.source)
         for line in result.summary(cfg["raw_root"], options.timezone):
             print(line)
         print(f"  took {time.monotonic() - started:.1f}s")
@@ -207,10 +210,14 @@ def cmd_import_files(args: argparse.Namespace) -> int:
 
 
 def cmd_import_inventory(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
     from capacity_forecaster.importers.inventory import import_inventory
 
     project_dir, _, cfg = _context(args)
-    result = import_inventory(Path(args.file), _resolve(project_dir, cfg["raw_root"]), add_new=args.add_new)
+    with reported_as_input_errors():
+        result = import_inventory(
+            Path(args.file), _resolve(project_dir, cfg["raw_root"]), add_new=args.add_new
+        )
     print(
         f"{args.file}: {result.updated} servers updated, {result.added} added "
         f"({', '.join(result.columns)}) in {cfg['raw_root']}/inventory/servers.parquet"
@@ -219,22 +226,24 @@ def cmd_import_inventory(args: argparse.Namespace) -> int:
 
 
 def cmd_import_prometheus(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
     from capacity_forecaster.importers.prometheus import PrometheusOptions, import_prometheus
 
     project_dir, _, cfg = _context(args)
-    result = import_prometheus(
-        _resolve(project_dir, cfg["raw_root"]),
-        PrometheusOptions(
-            url=args.url,
-            start=_utc(args.start, "--start"),
-            end=_utc(args.end, "--end"),
-            selector=args.selector or "",
-            network_capacity=args.network_capacity,
-            chunk_hours=args.chunk_hours,
-            archetype=args.archetype,
-        ),
-        list(cfg["metrics"]),
-    )
+    with reported_as_input_errors():
+        result = import_prometheus(
+            _resolve(project_dir, cfg["raw_root"]),
+            PrometheusOptions(
+                url=args.url,
+                start=_utc(args.start, "--start"),
+                end=_utc(args.end, "--end"),
+                selector=args.selector or "",
+                network_capacity=args.network_capacity,
+                chunk_hours=args.chunk_hours,
+                archetype=args.archetype,
+            ),
+            list(cfg["metrics"]),
+        )
     for line in result.summary(cfg["raw_root"]):
         print(line)
     return 0

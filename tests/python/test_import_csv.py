@@ -415,3 +415,27 @@ def test_long_layout_sums_names_and_counts_duplicates(tmp_path):
     assert result.rows == 26 and result.duplicates == 1 and result.hourly_rows == 1
     written = read_contract(tmp_path / "raw").iloc[0]
     assert written.disk_io_p95 == pytest.approx(25.0) and written.cpu_p95 == 12.5  # 250 KB/s of 1 MB/s
+
+
+def test_environment_failures_and_empty_files_are_one_line(tmp_path):
+    (tmp_path / "empty.csv").write_text("timestamp,server_id,metric,value\n")
+    done = capfc(
+        "import", "csv", str(tmp_path / "empty.csv"), "--raw-root", str(tmp_path / "raw"), check=False
+    )
+    assert done.returncode == 2 and "empty.csv: no data rows" in done.stderr
+    datadog_like_wide(tmp_path / "e.csv", days=1, hosts=("h",))
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "metrics").write_text("a file where a folder should be")
+    done = capfc("import", "csv", str(tmp_path / "e.csv"), *WIDE_ARGS, "--raw-root", str(tmp_path / "ro"),
+                 check=False)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_bare_unit_applies_to_every_mapped_metric(tmp_path):
+    ts = pd.date_range("2024-05-01", periods=12, freq="5min", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    pd.DataFrame({"timestamp": ts, "server_id": "s", "cpu": 0.5}).to_csv(tmp_path / "f.csv", index=False)
+    done = capfc("import", "csv", str(tmp_path / "f.csv"), "--layout", "wide", "--unit", "percent",
+                 "--raw-root", str(tmp_path / "raw"))  # fmt: skip
+    assert "cpu percent" in done.stdout and "read as fractions" not in done.stdout
+    assert read_contract(tmp_path / "raw").cpu_p95.tolist() == [0.5]  # not x100: declared percent

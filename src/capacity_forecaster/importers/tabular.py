@@ -66,7 +66,7 @@ class MetricMapping:
 
     metric: str
     columns: tuple[str, ...]
-    unit: str = "auto"
+    unit: str | None = None  # None: ImportOptions.default_unit
     capacity: str | None = None  # COLUMN[@UNIT] | inventory | constant such as 1Gbit/s
 
 
@@ -79,6 +79,7 @@ class ImportOptions:
     metric_column: str = "metric"
     value_column: str = "value"
     mappings: Mapping[str, MetricMapping] = field(default_factory=dict)
+    default_unit: str = "auto"  # for metrics without a unit of their own
     timezone: str = "UTC"
     decimal_comma: bool = False
     start: dt.datetime | None = None  # UTC, inclusive
@@ -237,19 +238,17 @@ def _plan(source: _Source, options: ImportOptions, contract_metrics: Sequence[st
     wide = options.layout == "wide"
     plan = _Plan([])
     for metric in contract_metrics:
-        mapping = options.mappings.get(metric)
-        if mapping is None or not mapping.columns:
-            default = MetricMapping(
-                metric, (metric,), *((mapping.unit, mapping.capacity) if mapping else ("auto", None))
-            )
-            if mapping is None and wide and metric not in source.types:
-                continue  # contract names map to themselves only when the file has them
-            mapping = default
+        mapping = options.mappings.get(metric) or MetricMapping(metric, ())
+        if not mapping.columns:  # contract names map to themselves...
+            if wide and metric not in source.types and not mapping.capacity and mapping.unit is None:
+                continue  # ...when the file has them
+            mapping = MetricMapping(metric, (metric,), mapping.unit, mapping.capacity)
         if wide:
             for column in mapping.columns:
                 source.require(column, f"metric {metric}")
         inputs = [plan.alias(c) for c in mapping.columns]
-        unit = None if mapping.unit.strip().lower() == "auto" else parse_unit(mapping.unit)
+        declared = (mapping.unit or options.default_unit).strip()
+        unit = None if declared.lower() == "auto" else parse_unit(declared)
         capacity, capacity_unit = None, None
         if mapping.capacity:
             spec = mapping.capacity.strip()
@@ -617,6 +616,8 @@ def import_file(
         _check_rejects(con, path, options)
     _check_unparsed(con, path, source, list(unparsed))
     _check_timestamps(con, path, source, options)
+    if not con.sql("select coalesce(sum(rows_read), 0) from hourly").fetchone()[0]:
+        raise ImportInputError(f"{path}: no data rows")
 
     notes: list[str] = []
     units, scales = {}, {}
