@@ -309,8 +309,8 @@ def test_capacity_from_a_column_the_inventory_and_a_constant(tmp_path):
         "--raw-root", str(raw),
     ]  # fmt: skip
     first = capfc(*args)  # servers not in the inventory yet: no capacity for memory and disk_io
-    assert "capacity: 48 memory samples have a capacity of 0 or none" in first.stdout
-    assert "capacity: 12 cpu samples have a capacity of 0 or none" in first.stdout
+    assert "capacity: 48 memory samples have no usable capacity" in first.stdout
+    assert "capacity: 12 cpu samples have no usable capacity" in first.stdout
     (tmp_path / "sizes.csv").write_text("server_id,memory_gb,disk_mbps,owner\na,16,250,team-a\nb,8,,team-b\n")
     sized = capfc("import", "inventory", str(tmp_path / "sizes.csv"), "--raw-root", str(raw))
     assert "2 servers updated, 0 added" in sized.stdout

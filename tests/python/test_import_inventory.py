@@ -100,7 +100,9 @@ def test_staging_reads_inventories_with_and_without_optional_columns(tmp_path):
     capfc("build", "--raw-root", str(raw), "--select", "stg_raw__servers", env=isolated_env(work))
     with duckdb.connect(str(work / "warehouse" / "capacity_forecaster.duckdb"), read_only=True) as con:
         types = dict(
-            con.sql("select column_name, column_type from (describe main_staging.stg_raw__servers)").fetchall()
+            con.sql(
+                "select column_name, column_type from (describe main_staging.stg_raw__servers)"
+            ).fetchall()
         )
         rows = (
             con.sql("select * from main_staging.stg_raw__servers order by server_id")

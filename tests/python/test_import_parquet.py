@@ -71,7 +71,7 @@ def test_real_slice_imports_from_raw_columns_from_parquet_and_csv(tmp_path):
         dups = len(frame) - len(frame.drop_duplicates(["vm_id", "timestamp_s"]))
         assert f"duplicates: {dups:,} samples" in out
         zero_memory = int((frame.memory_capacity_kb <= 0).sum())  # duplicates included, as read
-        assert f"capacity: {zero_memory:,} memory samples have a capacity of 0 or none" in out
+        assert f"capacity: {zero_memory:,} memory samples have no usable capacity" in out
     parquet, csv_out = contract(tmp_path / "p"), contract(tmp_path / "c")
     pd.testing.assert_frame_equal(parquet, csv_out)  # one code path, whichever the format
     want = reference(frame)

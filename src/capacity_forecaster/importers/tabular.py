@@ -134,7 +134,8 @@ class ImportResult:
         for metric, count in self.no_capacity.items():
             if count:
                 lines.append(
-                    f"  capacity: {count:,} {metric} samples have a capacity of 0 or none; not converted "
+                    f"  capacity: {count:,} {metric} samples have no usable capacity (0, negative or "
+                    "missing); not converted "
                     "(hours without a converted sample land empty and are quarantined as missing_value)"
                 )
         if self.outside_window:
@@ -415,7 +416,7 @@ def _hourly_sql(
         else:
             constants[f"max_raw_{i}"] = "null"
     aggregates["rows_read"] = "sum(src_rows)" if long else "count(*)"
-    aggregates["bad_timestamps"] = "count(*) filter (where ts is null)"
+    aggregates["bad_timestamps"] = f"{'sum(src_rows)' if long else 'count(*)'} filter (where ts is null)"
     if window:
         aggregates["rows_outside"] = (
             f"{'sum(src_rows)' if long else 'count(*)'} filter (where not in_window and ts is not null)"
