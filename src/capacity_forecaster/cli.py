@@ -156,6 +156,12 @@ def _utc(text: str | None, option: str) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def _local_raw_root(project_dir: Path, cfg: dict[str, Any]) -> Path:
+    if cfg["raw_root"].startswith("s3://"):
+        raise ConfigError("imports write to a local raw_root; import there, then `capfc push`")
+    return _resolve(project_dir, cfg["raw_root"])
+
+
 def _import_options(args: argparse.Namespace, metrics: list[str]):
     from capacity_forecaster.importers.tabular import ImportOptions, MetricMapping
 
@@ -197,7 +203,7 @@ def cmd_import_files(args: argparse.Namespace) -> int:
     from capacity_forecaster.importers.tabular import import_file
 
     project_dir, _, cfg = _context(args)
-    out = _resolve(project_dir, cfg["raw_root"])
+    out = _local_raw_root(project_dir, cfg)
     options = _import_options(args, list(cfg["metrics"]))
     for path in args.files:
         started = time.monotonic()
@@ -215,9 +221,7 @@ def cmd_import_inventory(args: argparse.Namespace) -> int:
 
     project_dir, _, cfg = _context(args)
     with reported_as_input_errors():
-        result = import_inventory(
-            Path(args.file), _resolve(project_dir, cfg["raw_root"]), add_new=args.add_new
-        )
+        result = import_inventory(Path(args.file), _local_raw_root(project_dir, cfg), add_new=args.add_new)
     print(
         f"{args.file}: {result.updated} servers updated, {result.added} added "
         f"({', '.join(result.columns)}) in {cfg['raw_root']}/inventory/servers.parquet"
@@ -232,7 +236,7 @@ def cmd_import_prometheus(args: argparse.Namespace) -> int:
     project_dir, _, cfg = _context(args)
     with reported_as_input_errors():
         result = import_prometheus(
-            _resolve(project_dir, cfg["raw_root"]),
+            _local_raw_root(project_dir, cfg),
             PrometheusOptions(
                 url=args.url,
                 start=_utc(args.start, "--start"),
@@ -256,7 +260,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
     tags = _pairs(args.tag, "--tag", "team=payments") or None
     parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
     result = import_cloudwatch(
-        _resolve(project_dir, cfg["raw_root"]),
+        _local_raw_root(project_dir, cfg),
         parse(args.start),
         parse(args.end),
         capacities=cfg["instance_capacity"],
