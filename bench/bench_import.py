@@ -49,6 +49,7 @@ PLAIN_QUERY = """
 import sys, duckdb
 con = duckdb.connect()
 con.execute("set TimeZone = 'UTC'")
+con.execute("set enable_progress_bar = false")
 con.execute(f'''copy (
     select vm_id as server_id,
         date_trunc('hour', make_timestamp(cast(timestamp_s * 1000000 as bigint))) as hour,
@@ -83,6 +84,7 @@ def run(command: list[str]) -> dict:
 BUILD_CSV = """
 import sys, duckdb
 shared, path, history_end = sys.argv[1:]
+duckdb.execute("set enable_progress_bar = false")
 duckdb.execute(
     f"copy (select copy || vm_id as vm_id, * exclude (vm_id, copy) "
     f"from read_parquet('{shared}'), (values ('a-'), ('b-')) as copies(copy) "
@@ -92,6 +94,7 @@ duckdb.execute(
 """
 COUNT_CSV = """
 import sys, duckdb
+duckdb.execute("set enable_progress_bar = false")
 print(*duckdb.sql(f"select count(*), count(distinct vm_id) from read_csv('{sys.argv[1]}')").fetchone())
 """
 

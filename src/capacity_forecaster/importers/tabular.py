@@ -583,6 +583,7 @@ def import_file(
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set preserve_insertion_order = false")
+    con.execute("set enable_progress_bar = false")  # stdout carries the summary only
     source = _Source(con, path, fmt, options.decimal_comma)
     source.require(options.timestamp_column, "timestamp")
     source.require(options.server_column, "server")
