@@ -4,6 +4,8 @@ from CSV with one command each: same code path, same output."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -102,6 +104,15 @@ def test_start_and_end_keep_the_history_part(tmp_path):
         f"date=2013-07-0{d}" for d in range(3, 8)
     ]
     assert any("no values for" in n for n in result.notes) is False  # only cpu was mapped
+    # re-importing the same file with a narrower window removes its files for the other days
+    narrower = import_file(
+        FIXTURE, tmp_path / "raw", replace(options, end=options.start + dt.timedelta(days=2)), METRICS
+    )
+    assert narrower.replaced == 3 and narrower.days == 2
+    assert sorted(p.name for p in (tmp_path / "raw" / "metrics").iterdir()) == [
+        "date=2013-07-03",
+        "date=2013-07-04",
+    ]
 
 
 def test_epoch_milliseconds_native_timestamps_and_text_numbers(tmp_path):

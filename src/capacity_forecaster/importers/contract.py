@@ -117,6 +117,8 @@ def write_hourly(
         stale = [p for day, p in previous.items() if day not in {w.parent.name for w in written}]
         for path in stale:
             path.unlink()
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()  # an empty day folder would look like data to `capfc run`
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result = WriteResult(hourly_rows, len(written), written, len(stale))
