@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import duckdb
@@ -320,16 +321,22 @@ RELEASE_ID = "select any_value(release_id) from main_marts.warehouse_meta"
 
 def test_pooled_reader_engine_sees_each_new_build(folder):
     from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
     from capacity_forecaster.bi import reader_engine
 
     published = publish(folder, PROJECT_DIR)
     engine = reader_engine(published, pool_size=2)
-    plain = create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
+    read_only = {"connect_args": {"read_only": True}}
+    plain = create_engine(f"duckdb:///{published}", **read_only)
+    # The README's alternatives for other SQLAlchemy applications.
+    unpooled = create_engine(f"duckdb:///{published}", poolclass=NullPool, **read_only)
+    recycled = create_engine(f"duckdb:///{published}", pool_recycle=1, **read_only)
     with engine.connect() as con:
         old = con.execute(text(RELEASE_ID)).scalar()
-    with plain.connect() as con:
-        assert con.execute(text(RELEASE_ID)).scalar() == old
+    for other in (plain, unpooled, recycled):
+        with other.connect() as con:
+            assert con.execute(text(RELEASE_ID)).scalar() == old
     held = engine.connect()  # a long query or open notebook cursor across the publish
     assert held.execute(text(RELEASE_ID)).scalar() == old
 
@@ -341,7 +348,12 @@ def test_pooled_reader_engine_sees_each_new_build(folder):
     held.close()
     with engine.connect() as con:
         assert con.execute(text(RELEASE_ID)).scalar() == new
+    with unpooled.connect() as con:
+        assert con.execute(text(RELEASE_ID)).scalar() == new
+    time.sleep(1.1)
+    with recycled.connect() as con:
+        assert con.execute(text(RELEASE_ID)).scalar() == new
     with plain.connect() as con:  # the failure mode the README warns about: a plain pool stays behind
         assert con.execute(text(RELEASE_ID)).scalar() == old
-    engine.dispose()
-    plain.dispose()
+    for each in (engine, plain, unpooled, recycled):
+        each.dispose()
