@@ -111,7 +111,8 @@ def _held_for_write(path: Path) -> bool:
     """Does some process hold DuckDB's read-write (exclusive) lock on `path`?
 
     Read from /proc/locks instead of probing with fcntl: opening and closing the file here
-    would drop any lock this very process holds on it (POSIX record-lock semantics)."""
+    would drop any lock this very process holds on it (POSIX record-lock semantics). Without
+    /proc (not Linux) a superseded release is removed even if a writer still has it open."""
     try:
         st = path.stat()
         locks = Path("/proc/locks").read_text()
