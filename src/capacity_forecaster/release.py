@@ -118,7 +118,8 @@ def portable_view_sql(sql: str, catalog: str, schemas: set[str], base_dir: Path)
     qualified = re.compile(
         rf'(?<![\w."]){re.escape(catalog)}\.(?="?(?:{names})"?\.)|"{re.escape(catalog)}"\.'
     )
-    sql = qualified.sub("", sql)
+    parts = re.split(r"('(?:[^']|'')*')", sql)  # odd items are string literals: left as they are
+    sql = "".join(part if i % 2 else qualified.sub("", part) for i, part in enumerate(parts))
 
     def absolute(match: re.Match[str]) -> str:
         path = match.group(2).replace("''", "'")

@@ -357,3 +357,19 @@ def test_pooled_reader_engine_sees_each_new_build(folder):
         assert con.execute(text(RELEASE_ID)).scalar() == old
     for each in (engine, plain, unpooled, recycled):
         each.dispose()
+
+
+def test_view_sql_made_portable():
+    from capacity_forecaster.release import portable_view_sql
+
+    sql = (
+        'CREATE VIEW main_staging.v AS SELECT * FROM "capacity_forecaster".main_staging.a '
+        "JOIN capacity_forecaster.main_marts.b USING (k), read_parquet('data/raw/x/*.parquet'), "
+        "read_csv('s3://bucket/raw/y.csv'), read_parquet('/abs/z.parquet') "
+        "WHERE note = 'capacity_forecaster.main_staging.a stays text'"
+    )
+    out = portable_view_sql(sql, "capacity_forecaster", {"main_staging", "main_marts"}, Path("/project"))
+    assert out.startswith("create or replace view main_staging.v AS SELECT * FROM main_staging.a ")
+    assert "JOIN main_marts.b" in out and "read_parquet('/project/data/raw/x/*.parquet')" in out
+    assert "read_csv('s3://bucket/raw/y.csv')" in out and "read_parquet('/abs/z.parquet')" in out
+    assert "'capacity_forecaster.main_staging.a stays text'" in out
