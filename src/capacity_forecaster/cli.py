@@ -137,6 +137,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from capacity_forecaster.warehouse import PUBLISHED_FILE, build_lock, publish, warehouse_dir
+
+    project_dir, _, cfg = _context(args)
+    folder = warehouse_dir(project_dir)
+    if not args.to:  # re-publish the last build, e.g. after a publish that ran out of disk
+        with build_lock(folder):
+            print(f"published warehouse: {publish(folder, project_dir)}")
+        return 0
+    from capacity_forecaster.mart_export import export_marts
+
+    result = export_marts(
+        Path(args.database) if args.database else folder / PUBLISHED_FILE,
+        args.to,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile or cfg["aws_profile"],
+        athena_database=args.athena_database,
+        progress=_progress("writing objects"),
+    )
+    print(
+        f"{result.target}: {len(result.rows)} marts, {sum(result.rows.values()):,} rows; "
+        f"{len(result.uploaded)} objects written, {len(result.skipped)} unchanged, "
+        f"{len(result.deleted)} stale removed; verified {result.objects_verified} objects, "
+        f"{result.bytes_verified:,} bytes"
+    )
+    return 0
+
+
 def _pairs(pairs: list[str] | None, option: str, example: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
@@ -383,6 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exclude", nargs="+", help="dbt nodes to leave out")
     build.set_defaults(func=cmd_build)
 
+    pub = sub.add_parser(
+        "publish",
+        help="re-publish the last build; with --to, export the public marts as Parquet + Athena DDL",
+    )
+    pub.add_argument("--to", help="s3://bucket/prefix or a folder (default: re-publish the warehouse)")
+    pub.add_argument("--database", help="DuckDB file to export (default: the published warehouse)")
+    pub.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    pub.add_argument("--profile", help="AWS profile (var aws_profile)")
+    pub.add_argument("--athena-database", default="capacity_forecaster", help="database named in the DDL")
+    pub.set_defaults(func=cmd_publish)
+
     report = sub.add_parser("report", help="render the static HTML report from the warehouse")
     report.add_argument("--database", help="DuckDB file (default: the published warehouse)")
     report.add_argument("--out", help="output folder (default: warehouse/report)")
@@ -484,6 +523,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
     from capacity_forecaster.importers.errors import ImportInputError
+    from capacity_forecaster.mart_export import ExportError
     from capacity_forecaster.preflight import RawDataError
     from capacity_forecaster.s3_push import PushError
     from capacity_forecaster.warehouse import BuildError
@@ -495,6 +535,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         BuildError,
         ImportInputError,
         CloudWatchImportError,
+        ExportError,
         ValueError,  # e.g. a date that does not parse
         yaml.YAMLError,  # a broken dbt_project.yml
         OSError,  # missing or unreadable paths, a full disk

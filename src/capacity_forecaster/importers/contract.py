@@ -21,14 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capacity_forecaster.checksums import sha256_file
-
-
-def one_row(result: duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation) -> tuple:
-    """The row of a query that always returns one (an aggregate); DuckDB types it optional."""
-    row = result.fetchone()
-    assert row is not None, "an aggregate query returned no row"
-    return row
-
+from capacity_forecaster.queries import one_row
 
 INVENTORY_FILE = "servers.parquet"
 GENERATOR_FILE = "part-0.parquet"  # what `capfc generate` writes per partition

@@ -39,12 +39,12 @@ from capacity_forecaster.importers.contract import (
     WriteResult,
     file_output_name,
     merge_inventory,
-    one_row,
     sql_ident,
     write_hourly,
 )
 from capacity_forecaster.importers.errors import ImportInputError
 from capacity_forecaster.importers.units import Unit, parse_constant, parse_unit, percent_factor
+from capacity_forecaster.queries import one_row
 
 TIMESTAMP_FORMATS = ("iso", "epoch-s", "epoch-ms")
 # `--capacity METRIC=inventory`: the inventory column and its unit, per contract metric
