@@ -196,6 +196,8 @@ def _write_meta(
         "published_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
     columns = ", ".join(f"{name} {sql_type}" for name, (sql_type, _) in META_COLUMNS.items())
+    # a partial build (`capfc build --select stg_...`) may have no marts schema yet
+    con.execute(f"create schema if not exists {MARTS_SCHEMA}")
     con.execute(f"create table {META_TABLE} ({columns}, primary key (release_id, table_schema, table_name))")
     con.execute(
         f"comment on table {META_TABLE} is 'One row per public mart in this release, with the "
