@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test browser lint bench clean
+.PHONY: run test system-deps browser lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +17,29 @@ run: $(STAMP)
 	$(BIN)/capfc run
 
 # Lint first: a style or type error fails fast, before the slow suites.
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
-# The report's browser test needs Debian's Chromium. CI (CI=true, root) installs it; elsewhere
-# the test skips with a clear reason when Chromium is absent.
-browser:
-	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "warning: could not install chromium; the browser test will skip"; \
+# Real components the tests start need Debian packages: Chromium (the report's browser test)
+# and Prometheus + promtool (the Prometheus import test). CI (CI=true, root) installs what is
+# missing; elsewhere those tests skip with a clear reason when a binary is absent.
+SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus
+
+system-deps:
+	@if [ "$$CI" = "true" ]; then \
+	  missing=""; \
+	  for pair in $(SYSTEM_PACKAGES); do \
+	    command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	  done; \
+	  missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' ' | sed 's/ *$$//'); \
+	  if [ -n "$$missing" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "warning: could not install $$missing; the tests that need them will skip"; \
+	  fi; \
 	fi
+
+browser: system-deps
 
 # Same tools and pins as .pre-commit-config.yaml. sqlfluff compiles the dbt project once
 # against the in-memory `lint` target (.sqlfluff), so it needs no warehouse.

@@ -49,6 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     project_dir, _, cfg = _context(args)
     if cfg["raw_root"].startswith("s3://"):
         raise ConfigError("generate writes locally; generate, then `capfc push`")
+    _refuse_foreign_data(_resolve(project_dir, cfg["raw_root"]), getattr(args, "force", False))
     days = args.days or cfg["fleet_days"]
     start = args.start or cfg["fleet_start"]
     spec = FleetSpec(
@@ -75,6 +76,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"({result.bytes_written / 1e6:,.1f} MB, {time.monotonic() - started:.1f}s)"
     )
     return 0
+
+
+def _refuse_foreign_data(raw_root: Path, force: bool) -> None:
+    """generate replaces metrics/ and the inventory: never silently over imported data."""
+    from capacity_forecaster.importers.contract import foreign_files
+
+    found = foreign_files(raw_root)
+    if found and not force:
+        raise ConfigError(
+            f"{raw_root} holds {len(found)} file(s) that generate did not write (imported data, e.g. "
+            f"{found[0].relative_to(raw_root)}); generate would delete them and overwrite the inventory: "
+            "use another --raw-root, or pass --force to replace them"
+        )
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -123,6 +137,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from capacity_forecaster.warehouse import PUBLISHED_FILE, build_lock, publish, warehouse_dir
+
+    project_dir, _, cfg = _context(args)
+    folder = warehouse_dir(project_dir)
+    if not args.to:  # re-publish the last build, e.g. after a publish that ran out of disk
+        with build_lock(folder):
+            print(f"published warehouse: {publish(folder, project_dir)}")
+        return 0
+    from capacity_forecaster.mart_export import export_marts
+
+    result = export_marts(
+        Path(args.database) if args.database else folder / PUBLISHED_FILE,
+        args.to,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile or cfg["aws_profile"],
+        athena_database=args.athena_database,
+        progress=_progress("writing objects"),
+    )
+    print(
+        f"{result.target}: {len(result.rows)} marts, {sum(result.rows.values()):,} rows; "
+        f"{len(result.uploaded)} objects written, {len(result.skipped)} unchanged, "
+        f"{len(result.deleted)} stale removed; verified {result.objects_verified} objects, "
+        f"{result.bytes_verified:,} bytes"
+    )
+    return 0
+
+
 def _pairs(pairs: list[str] | None, option: str, example: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
@@ -132,20 +174,6 @@ def _pairs(pairs: list[str] | None, option: str, example: str) -> dict[str, str]
         if key in out:
             raise ConfigError(f"{option} {key} is given twice ({out[key]!r} and {value!r})")
         out[key] = value
-    return out
-
-
-def _metric_map(pairs: list[str] | None, metrics: list[str]) -> dict[str, str]:
-    """--metric METRIC=NAME pairs: every METRIC one of var metrics, each NAME used once."""
-    out = _pairs(pairs, "--metric", "METRIC=NAME (e.g. cpu=system.cpu.pct)")
-    unknown = sorted(set(out) - set(metrics))
-    if unknown:
-        raise ConfigError(
-            f"--metric {', '.join(unknown)}: not a metric; the metrics are {', '.join(metrics)}"
-        )
-    shared = sorted({name for name in out.values() if list(out.values()).count(name) > 1})
-    if shared:
-        raise ConfigError(f"--metric maps several metrics to the same column/value {shared[0]!r}")
     return out
 
 
@@ -162,33 +190,117 @@ def _check_timezone(name: str) -> str:
     return name
 
 
-def cmd_import_csv(args: argparse.Namespace) -> int:
-    from capacity_forecaster.importers.csv_import import import_csv
+def _utc(text: str | None, option: str) -> dt.datetime | None:
+    """--start/--end: an ISO date or date-time, UTC unless it carries an offset."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be an ISO date or date-time (UTC), got {text!r}") from None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _local_raw_root(project_dir: Path, cfg: dict[str, Any]) -> Path:
+    if cfg["raw_root"].startswith("s3://"):
+        raise ConfigError("imports write to a local raw_root; import there, then `capfc push`")
+    return _resolve(project_dir, cfg["raw_root"])
+
+
+def _import_options(args: argparse.Namespace, metrics: list[str]):
+    from capacity_forecaster.importers.tabular import ImportOptions, MetricMapping
+
+    named = _pairs(args.metric, "--metric", "METRIC=NAME (e.g. cpu=cpu.pct or disk_io=read+write)")
+    columns = {m: tuple(c.strip() for c in v.split("+")) for m, v in named.items()}
+    units = _pairs(
+        [u if "=" in u else f"*={u}" for u in args.unit or []], "--unit", "METRIC=UNIT (e.g. disk_io=KB/s)"
+    )
+    capacities = _pairs(args.capacity, "--capacity", "METRIC=CAPACITY (e.g. network=1Gbit/s)")
+    for option, given in (("--metric", columns), ("--unit", units), ("--capacity", capacities)):
+        unknown = sorted(key for key in given if key != "*" and key not in metrics)
+        if unknown:
+            raise ConfigError(
+                f"{option} {', '.join(unknown)}: not a metric; the metrics are {', '.join(metrics)}"
+            )
+    shared = sorted({c for c in columns.values() if list(columns.values()).count(c) > 1})
+    if shared:
+        raise ConfigError(f"--metric maps several metrics to the same column/value {'+'.join(shared[0])!r}")
+    mappings = {
+        m: MetricMapping(m, columns.get(m, ()), units.get(m), capacities.get(m))
+        for m in metrics
+        if m in columns or m in units or m in capacities
+    }
+    return ImportOptions(
+        layout=args.layout,
+        timestamp_column=args.timestamp_column,
+        timestamp_format=args.timestamp_format,
+        server_column=args.server_column,
+        metric_column=args.metric_column,
+        value_column=args.value_column,
+        mappings=mappings,
+        default_unit=units.get("*", "auto"),
+        timezone=_check_timezone(args.timezone),
+        decimal_comma=args.decimal_comma,
+        start=_utc(args.start, "--start"),
+        end=_utc(args.end, "--end"),
+        archetype=args.archetype,
+    )
+
+
+def cmd_import_files(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
+    from capacity_forecaster.importers.tabular import import_file
 
     project_dir, _, cfg = _context(args)
-    out = _resolve(project_dir, cfg["raw_root"])
-    metric_map = _metric_map(args.metric, cfg["metrics"])
-    timezone = _check_timezone(args.timezone)
+    out = _local_raw_root(project_dir, cfg)
+    options = _import_options(args, list(cfg["metrics"]))
     for path in args.files:
-        result = import_csv(
-            Path(path),
-            out,
-            layout=args.layout,
-            timestamp_column=args.timestamp_column,
-            server_column=args.server_column,
-            metric_column=args.metric_column,
-            value_column=args.value_column,
-            metric_map=metric_map,
-            timezone=timezone,
-            units=args.units,
-            archetype=args.archetype,
+        started = time.monotonic()
+        with reported_as_input_errors():
+            result = import_file(Path(path), out, options, list(cfg["metrics"]), fmt=args.source)
+        for line in result.summary(cfg["raw_root"], options.timezone):
+            print(line)
+        print(f"  took {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_import_inventory(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
+    from capacity_forecaster.importers.inventory import import_inventory
+
+    project_dir, _, cfg = _context(args)
+    with reported_as_input_errors():
+        result = import_inventory(Path(args.file), _local_raw_root(project_dir, cfg), add_new=args.add_new)
+    print(
+        f"{args.file}: {result.updated} servers updated, {result.added} added "
+        f"({', '.join(result.columns)}) in {cfg['raw_root']}/inventory/servers.parquet"
+    )
+    return 0
+
+
+def cmd_import_prometheus(args: argparse.Namespace) -> int:
+    from capacity_forecaster.importers.errors import reported_as_input_errors
+    from capacity_forecaster.importers.prometheus import PrometheusOptions, import_prometheus
+
+    project_dir, _, cfg = _context(args)
+    start, end = _utc(args.start, "--start"), _utc(args.end, "--end")
+    assert start is not None and end is not None  # both options are required by the parser
+    with reported_as_input_errors():
+        result = import_prometheus(
+            _local_raw_root(project_dir, cfg),
+            PrometheusOptions(
+                url=args.url,
+                start=start,
+                end=end,
+                selector=args.selector or "",
+                network_capacity=args.network_capacity,
+                chunk_hours=args.chunk_hours,
+                archetype=args.archetype,
+            ),
+            list(cfg["metrics"]),
         )
-        step = f"{result.sampling_minutes:g}-minute" if result.sampling_minutes else "unknown"
-        print(
-            f"{path}: {result.rows_in:,} rows ({step} samples, {result.units}) -> "
-            f"{result.hourly_rows:,} hourly rows for {result.servers} servers "
-            f"({result.servers_added} new in the inventory) in {cfg['raw_root']}"
-        )
+    for line in result.summary(cfg["raw_root"]):
+        print(line)
     return 0
 
 
@@ -199,7 +311,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
     tags = _pairs(args.tag, "--tag", "KEY=VALUE") if args.tag else None
     parse = lambda text: dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)  # noqa: E731
     result = import_cloudwatch(
-        _resolve(project_dir, cfg["raw_root"]),
+        _local_raw_root(project_dir, cfg),
         parse(args.start),
         parse(args.end),
         capacities=cfg["instance_capacity"],
@@ -208,6 +320,7 @@ def cmd_import_cloudwatch(args: argparse.Namespace) -> int:
         region=args.region,
         endpoint_url=args.endpoint_url,
         profile=args.profile or cfg["aws_profile"],
+        metrics=list(cfg["metrics"]),
     )
     print(
         f"{result.instances} instances -> {result.hourly_rows:,} hourly rows in {cfg['raw_root']} "
@@ -269,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--future-days", type=int, help="also simulate N hidden future days into truth_root")
         p.add_argument("--seed-csv", help="also write the seed's server_metrics.csv.gz here")
         p.add_argument("--raw-root", help="override var raw_root")
+        p.add_argument(
+            "--force", action="store_true", help="replace a raw root that holds imported data (deletes it)"
+        )
 
     gen = sub.add_parser("generate", help="simulate a synthetic fleet into the raw contract")
     fleet_options(gen)
@@ -295,36 +411,92 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exclude", nargs="+", help="dbt nodes to leave out")
     build.set_defaults(func=cmd_build)
 
+    pub = sub.add_parser(
+        "publish",
+        help="re-publish the last build; with --to, export the public marts as Parquet + Athena DDL",
+    )
+    pub.add_argument("--to", help="s3://bucket/prefix or a folder (default: re-publish the warehouse)")
+    pub.add_argument("--database", help="DuckDB file to export (default: the published warehouse)")
+    pub.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    pub.add_argument("--profile", help="AWS profile (var aws_profile)")
+    pub.add_argument("--athena-database", default="capacity_forecaster", help="database named in the DDL")
+    pub.set_defaults(func=cmd_publish)
+
     report = sub.add_parser("report", help="render the static HTML report from the warehouse")
     report.add_argument("--database", help="DuckDB file (default: the published warehouse)")
     report.add_argument("--out", help="output folder (default: warehouse/report)")
     report.set_defaults(func=cmd_report)
 
+    def file_import_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--layout",
+            choices=["long", "wide"],
+            default="long",
+            help="long: timestamp,server,metric,value; wide: a column per metric",
+        )
+        p.add_argument("--timestamp-column", default="timestamp")
+        p.add_argument(
+            "--timestamp-format",
+            choices=["iso", "epoch-s", "epoch-ms"],
+            default="iso",
+            help="iso: text or native timestamps; epoch-s / epoch-ms: numbers since 1970 (UTC)",
+        )
+        p.add_argument("--server-column", default="server_id")
+        p.add_argument("--metric-column", default="metric", help="long layout")
+        p.add_argument("--value-column", default="value", help="long layout")
+        p.add_argument(
+            "--metric",
+            action="append",
+            metavar="METRIC=NAME[+NAME]",
+            help="column (wide) or metric name (long) of a contract metric; + sums several",
+        )
+        p.add_argument(
+            "--unit",
+            "--units",
+            action="append",
+            metavar="[METRIC=]UNIT",
+            help="auto (default), percent, fraction, or an absolute unit (MHz, KB, KB/s, Mbit/s...)",
+        )
+        p.add_argument(
+            "--capacity",
+            action="append",
+            metavar="METRIC=CAPACITY",
+            help="a column (COLUMN[@UNIT]), 'inventory' or a constant (1Gbit/s) turning the metric into %%",
+        )
+        p.add_argument("--timezone", default="UTC", help="IANA zone of timestamps without an offset")
+        p.add_argument("--decimal-comma", action="store_true", help="numbers are written 85,2")
+        p.add_argument("--start", help="keep samples at or after this UTC date-time")
+        p.add_argument("--end", help="keep samples before this UTC date-time")
+        p.add_argument("--archetype", default="unknown", help="archetype for new servers")
+        p.add_argument("--raw-root", help="override var raw_root")
+
     imp = sub.add_parser("import", help="import real metrics into the raw contract")
     imp_sub = imp.add_subparsers(dest="source", required=True)
-    csv = imp_sub.add_parser("csv", help="long or wide CSV exports, any sampling interval")
-    csv.add_argument("files", nargs="+", help="CSV files")
-    csv.add_argument(
-        "--layout",
-        choices=["long", "wide"],
-        default="long",
-        help="long: timestamp,server,metric,value; wide: a column per metric",
+    for fmt, what in (("csv", "CSV exports"), ("parquet", "Parquet exports")):
+        files = imp_sub.add_parser(fmt, help=f"{what}: long or wide, any sampling interval, any unit")
+        files.add_argument("files", nargs="+", help=f"{fmt.upper()} files")
+        file_import_options(files)
+        files.set_defaults(func=cmd_import_files)
+
+    inv = imp_sub.add_parser("inventory", help="fill or overwrite inventory columns of known servers")
+    inv.add_argument("file", help="CSV with server_id and any of the inventory columns")
+    inv.add_argument("--add-new", action="store_true", help="add servers not yet in the inventory")
+    inv.add_argument("--raw-root", help="override var raw_root")
+    inv.set_defaults(func=cmd_import_inventory)
+
+    prom = imp_sub.add_parser("prometheus", help="node_exporter metrics via the Prometheus HTTP API")
+    prom.add_argument("--url", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
+    prom.add_argument("--start", required=True, help="UTC start, YYYY-MM-DD[THH:MM]")
+    prom.add_argument("--end", required=True, help="UTC end (exclusive), YYYY-MM-DD[THH:MM]")
+    prom.add_argument("--selector", help='label matchers added to every query, e.g. job="node",env="prod"')
+    prom.add_argument(
+        "--network-capacity",
+        help="link speed where node_network_speed_bytes is absent, e.g. 1Gbit/s",
     )
-    csv.add_argument("--timestamp-column", default="timestamp")
-    csv.add_argument("--server-column", default="server_id")
-    csv.add_argument("--metric-column", default="metric", help="long layout")
-    csv.add_argument("--value-column", default="value", help="long layout")
-    csv.add_argument(
-        "--metric",
-        action="append",
-        metavar="METRIC=NAME",
-        help="map cpu|memory|disk_io|network to the file's metric value or column",
-    )
-    csv.add_argument("--timezone", default="UTC", help="zone of timestamps without an offset")
-    csv.add_argument("--units", choices=["auto", "percent", "fraction"], default="auto")
-    csv.add_argument("--archetype", default="unknown", help="archetype for new servers")
-    csv.add_argument("--raw-root", help="override var raw_root")
-    csv.set_defaults(func=cmd_import_csv)
+    prom.add_argument("--chunk-hours", type=int, default=168, help="hours per query_range request")
+    prom.add_argument("--archetype", default="unknown", help="archetype for new servers")
+    prom.add_argument("--raw-root", help="override var raw_root")
+    prom.set_defaults(func=cmd_import_prometheus)
 
     cw = imp_sub.add_parser("cloudwatch", help="EC2 / CloudWatch-agent metrics via GetMetricData")
     cw.add_argument("--instance-id", action="append", help="instance id (repeatable)")
@@ -350,7 +522,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     import yaml
 
     from capacity_forecaster.importers.cloudwatch import CloudWatchImportError
-    from capacity_forecaster.importers.csv_import import CsvImportError
+    from capacity_forecaster.importers.errors import ImportInputError
+    from capacity_forecaster.mart_export import ExportError
     from capacity_forecaster.preflight import RawDataError
     from capacity_forecaster.s3_push import PushError
     from capacity_forecaster.warehouse import BuildError
@@ -360,8 +533,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         RawDataError,  # unusable raw files (one line per file)
         PushError,
         BuildError,
-        CsvImportError,
+        ImportInputError,
         CloudWatchImportError,
+        ExportError,
         ValueError,  # e.g. a date that does not parse
         yaml.YAMLError,  # a broken dbt_project.yml
         OSError,  # missing or unreadable paths, a full disk

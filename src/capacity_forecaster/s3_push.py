@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def _explain(exc: Exception, bucket: str, endpoint_url: str | None) -> PushError
     return PushError(f"S3 failure on {where}: {exc}")
 
 
-def _remote_index(client, bucket: str, prefix: str) -> dict[str, int]:
+def remote_index(client, bucket: str, prefix: str) -> dict[str, int]:
+    """Key -> size of every object under `prefix/`."""
     index: dict[str, int] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
         for obj in page.get("Contents", []):
@@ -103,13 +105,82 @@ def _remote_index(client, bucket: str, prefix: str) -> dict[str, int]:
     return index
 
 
-def _abort_stale_multipart(client, bucket: str, prefix: str) -> int:
+def abort_stale_multipart(client, bucket: str, prefix: str) -> int:
     aborted = 0
     response = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/")
     for upload in response.get("Uploads", []):
         client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         aborted += 1
     return aborted
+
+
+@contextmanager
+def explained_errors(bucket: str, prefix: str, endpoint_url: str | None) -> Iterator[None]:
+    """Turn boto failures into one clear PushError line."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise _explain(exc, bucket, endpoint_url) from exc
+    except S3UploadFailedError as exc:  # upload_file wraps the underlying failure
+        cause = exc.__cause__ or exc.__context__
+        raise (
+            _explain(cause, bucket, endpoint_url)
+            if isinstance(cause, ClientError | BotoCoreError)
+            else PushError(f"upload to s3://{bucket}/{prefix} failed: {exc}")
+        ) from exc
+
+
+def upload_changed(
+    client,
+    bucket: str,
+    files: Sequence[tuple[Path, str]],
+    remote: Mapping[str, int],
+    *,
+    workers: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Upload (path, key) pairs whose object is missing or differs (size, then the SHA-256 kept
+    in the object's metadata); return (uploaded, skipped) keys."""
+    transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
+    uploaded: list[str] = []
+    skipped: list[str] = []
+
+    def push_one(item: tuple[Path, str]) -> tuple[str, bool]:
+        path, key = item
+        checksum = sha256_file(path)
+        if remote.get(key) == path.stat().st_size:
+            head = client.head_object(Bucket=bucket, Key=key)
+            if head.get("Metadata", {}).get(CHECKSUM_KEY) == checksum:
+                return key, False
+        client.upload_file(
+            str(path), bucket, key, Config=transfer, ExtraArgs={"Metadata": {CHECKSUM_KEY: checksum}}
+        )
+        return key, True
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, (key, was_uploaded) in enumerate(pool.map(push_one, files), start=1):
+            (uploaded if was_uploaded else skipped).append(key)
+            if progress:
+                progress(done, len(files))
+    return uploaded, skipped
+
+
+def delete_keys(client, bucket: str, keys: Sequence[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]})
+
+
+def verify(expected: Mapping[str, int], remote: Mapping[str, int], where: str, rerun: str) -> tuple[int, int]:
+    """Every expected key is there with its size; returns (objects, bytes) verified. `where`
+    prefixes a key in the message (e.g. s3://bucket/)."""
+    missing = [k for k, size in expected.items() if remote.get(k) != size]
+    if missing:
+        raise PushError(
+            f"verification failed: {len(missing)} object(s) missing or of the wrong size, "
+            f"e.g. {where}{missing[0]}; re-run {rerun} to complete"
+        )
+    return len(expected), sum(expected.values())
 
 
 def push_dataset(
@@ -133,62 +204,19 @@ def push_dataset(
     client = make_client(
         profile, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), max_attempts, read_timeout
     )
-    transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
     result = PushResult()
-    try:
+    keyed = [(path, f"{prefix}/{rel}") for path, rel in files]
+    expected = {key: path.stat().st_size for path, key in keyed}
+    with explained_errors(bucket, prefix, endpoint_url):
         client.head_bucket(Bucket=bucket)
-        _abort_stale_multipart(client, bucket, prefix)
-        remote = _remote_index(client, bucket, prefix)
-
-        def push_one(item: tuple[Path, str]) -> tuple[str, bool]:
-            path, rel = item
-            key = f"{prefix}/{rel}"
-            checksum = sha256_file(path)
-            if remote.get(key) == path.stat().st_size:
-                head = client.head_object(Bucket=bucket, Key=key)
-                if head.get("Metadata", {}).get(CHECKSUM_KEY) == checksum:
-                    return key, False
-            client.upload_file(
-                str(path),
-                bucket,
-                key,
-                Config=transfer,
-                ExtraArgs={"Metadata": {CHECKSUM_KEY: checksum}},
-            )
-            return key, True
-
-        done = 0
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for key, uploaded in pool.map(push_one, files):
-                (result.uploaded if uploaded else result.skipped).append(key)
-                done += 1
-                if progress:
-                    progress(done, len(files))
-
-        expected = {f"{prefix}/{rel}": path.stat().st_size for path, rel in files}
-        remote = _remote_index(client, bucket, prefix)
+        abort_stale_multipart(client, bucket, prefix)
+        result.uploaded, result.skipped = upload_changed(
+            client, bucket, keyed, remote_index(client, bucket, prefix), workers=workers, progress=progress
+        )
+        remote = remote_index(client, bucket, prefix)
         result.extraneous = sorted(k for k in remote if k not in expected)
         if delete_extraneous and result.extraneous:
-            for start in range(0, len(result.extraneous), 1000):
-                batch = result.extraneous[start : start + 1000]
-                client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]})
+            delete_keys(client, bucket, result.extraneous)
             result.extraneous = []
-    except (ClientError, BotoCoreError) as exc:
-        raise _explain(exc, bucket, endpoint_url) from exc
-    except S3UploadFailedError as exc:  # upload_file wraps the underlying failure
-        cause = exc.__cause__ or exc.__context__
-        raise (
-            _explain(cause, bucket, endpoint_url)
-            if isinstance(cause, ClientError | BotoCoreError)
-            else PushError(f"upload to s3://{bucket}/{prefix} failed: {exc}")
-        ) from exc
-
-    missing = [k for k, size in expected.items() if remote.get(k) != size]
-    if missing:
-        raise PushError(
-            f"verification failed: {len(missing)} object(s) missing or of the wrong size, "
-            f"e.g. s3://{bucket}/{missing[0]}; re-run push to complete"
-        )
-    result.objects_verified = len(expected)
-    result.bytes_verified = sum(expected.values())
+    result.objects_verified, result.bytes_verified = verify(expected, remote, f"s3://{bucket}/", "push")
     return result

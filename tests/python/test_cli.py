@@ -14,7 +14,7 @@ def test_every_subcommand_has_help(command):
 
 def test_parser_knows_all_subcommands():
     choices = build_parser()._subparsers._group_actions[0].choices
-    assert set(choices) == {"generate", "push", "build", "report", "run", "import"}
+    assert set(choices) == {"generate", "push", "build", "publish", "report", "run", "import"}
 
 
 def test_unsafe_raw_root_rejected_before_dbt_runs(tmp_path):

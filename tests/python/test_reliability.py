@@ -653,8 +653,8 @@ USER_ERRORS = {
         ["import", "csv", "{csv}", "--layout", "wide", "--metric", "cpu=x", "--metric", "memory=x"],
         "several metrics to the same column",
     ),
-    "mapping_missing_column": (["import", "csv", "{csv}", "--timestamp-column", "when"], "missing column"),
-    "csv_missing": (["import", "csv", "{tmp}/missing.csv"], "cannot read as CSV"),
+    "mapping_missing_column": (["import", "csv", "{csv}", "--timestamp-column", "when"], "no column 'when'"),
+    "csv_missing": (["import", "csv", "{tmp}/missing.csv"], "missing.csv: no such file"),
     "tag_without_value": (
         ["import", "cloudwatch", "--start", "2024-01-01", "--end", "2024-02-01", "--tag", "team"],
         "--tag takes KEY=VALUE",

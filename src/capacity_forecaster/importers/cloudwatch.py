@@ -24,7 +24,8 @@ import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from capacity_forecaster.importers.contract import merge_inventory, write_hourly
+from capacity_forecaster.importers.contract import merge_inventory, request_output_name, write_hourly
+from capacity_forecaster.importers.errors import ImportInputError
 
 # (contract metric, namespace, metric names summed, kind)
 METRIC_SOURCES = (
@@ -34,9 +35,10 @@ METRIC_SOURCES = (
     ("disk_io", "AWS/EC2", ("DiskReadBytes", "DiskWriteBytes"), "disk_bytes"),
 )
 HOUR = 3600
+CLOUDWATCH_METRICS = tuple(source[0] for source in METRIC_SOURCES)
 
 
-class CloudWatchImportError(RuntimeError):
+class CloudWatchImportError(ImportInputError):
     """The import cannot proceed; the message says why."""
 
 
@@ -165,6 +167,7 @@ def import_cloudwatch(
     endpoint_url: str | None = None,
     profile: str | None = None,
     sample_seconds: int = 300,
+    metrics: tuple[str, ...] | list[str] = CLOUDWATCH_METRICS,
 ) -> CloudWatchImportResult:
     ec2, cw, probe = _clients(region, endpoint_url, profile)
     try:
@@ -181,7 +184,6 @@ def import_cloudwatch(
     if data.empty:
         raise CloudWatchImportError(f"no datapoints between {start} and {end} for {len(ids)} instances")
 
-    kind = {metric: k for metric, _, _, k in METRIC_SOURCES}
     itype = {i["InstanceId"]: i["InstanceType"] for i in instances}
     default = capacities.get("default", {})
     # byte counters: sum In + Out (Read + Write) per sample, then bytes/sample -> Mbit/s or MB/s
@@ -197,14 +199,22 @@ def import_cloudwatch(
         data.loc[rows, "value"] = data.loc[rows, "value"] / sample_seconds * scale / capacity * 100
     data["timestamp"] = pd.to_datetime(data["timestamp"], utc=True)
     con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
     con.register("samples", data)
+    known = {m for m, *_ in METRIC_SOURCES}
+    columns = ", ".join(
+        f"quantile_cont(value, 0.95) filter (where metric = '{m}') as {m}_p95"
+        if m in known
+        else f"cast(null as double) as {m}_p95"
+        for m in metrics
+    )
     con.execute(f"""create view hourly as
-        select date_trunc('hour', timestamp) as timestamp, server_id,
-               {
-        ", ".join(f"quantile_cont(value, 0.95) filter (where metric = '{m}') as {m}_p95" for m in kind)
-    }
+        select cast(date_trunc('hour', timestamp) as timestamp) as hour, server_id, {columns}
         from samples group by all""")
-    hourly = write_hourly(con, "hourly", out_root, f"cloudwatch-{start:%Y%m%d}-{end:%Y%m%d}")
+    name = request_output_name(
+        "cloudwatch", endpoint_url, region, sorted(ids), start.isoformat(), end.isoformat()
+    )
+    hourly = write_hourly(con, "hourly", out_root, name, list(metrics)).hourly_rows
     tag = lambda i, *keys: next((t["Value"] for t in i.get("Tags", []) if t["Key"] in keys), None)  # noqa: E731
     merge_inventory(
         out_root,

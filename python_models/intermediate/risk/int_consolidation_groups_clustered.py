@@ -1,5 +1,7 @@
-"""Consolidation groups of underutilized servers (K-Means on intraday profiles).
-Logic: capacity_forecaster.consolidation."""
+"""Consolidation groups of underutilized servers (K-Means on intraday profiles), sized where
+the inventory knows the servers' sizes. Logic: capacity_forecaster.consolidation.
+Published through fct_consolidation_groups (SQL), which carries the enforced contract
+(dbt does not enforce contracts on Python models)."""
 
 from capacity_forecaster.consolidation import consolidation_groups
 
