@@ -55,7 +55,7 @@ def test_project_dir_is_found_from_a_subfolder(monkeypatch, tmp_path):
 
 def test_override_replaces_only_its_key():
     defaults = load_vars(PROJECT_DIR)
-    models = {"seasonal_naive": {"enabled": True}}
+    models = {"moving_average": {"enabled": True, "window_days": 28}}
     values = load_vars(PROJECT_DIR, {"fleet_servers": 7, "forecast_models": models})
     assert values["fleet_servers"] == 7
     assert values["forecast_models"] == models  # a mapping is replaced whole, as dbt --vars does
