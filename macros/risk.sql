@@ -1,35 +1,36 @@
 {#-
-    P(daily P95 > threshold) from a forecast's quantiles, by linear interpolation of the CDF
-    through (lower_95, 2.5 %), (lower_80, 10 %), (yhat, 50 %), (upper_80, 90 %),
-    (upper_95, 97.5 %). Beyond the 95 % interval only a bound is known; the midpoint of the
-    tail mass is reported (0.9875 / 0.0125).
+    risk_state of a server x metric x window, first match wins (see fct_capacity_risk):
+    breaching_now, forecast_breach, underutilized, normal. Underutilized needs a low 30-day
+    level, no recent day at the consolidation ceiling, and a low chance of reaching it in the
+    window: a server that saturated recently is never a consolidation candidate.
 -#}
-{% macro exceedance_probability(threshold) -%}
+{% macro risk_state(current_p95, high_threshold, is_flagged_high, avg_30d, max_90d,
+                    p_exceed_ceiling, underutilized_threshold, ceiling) -%}
     case
-        when {{ threshold }} < yhat_lower_95_pct then 0.9875
-        when {{ threshold }} > yhat_upper_95_pct then 0.0125
-        else 1 - case
-            when {{ threshold }} <= yhat_lower_80_pct then
-                0.025 + 0.075 * {{ _position(threshold, 'yhat_lower_95_pct', 'yhat_lower_80_pct') }}
-            when {{ threshold }} <= yhat_pct then
-                0.10 + 0.40 * {{ _position(threshold, 'yhat_lower_80_pct', 'yhat_pct') }}
-            when {{ threshold }} <= yhat_upper_80_pct then
-                0.50 + 0.40 * {{ _position(threshold, 'yhat_pct', 'yhat_upper_80_pct') }}
-            else
-                0.90 + 0.075 * {{ _position(threshold, 'yhat_upper_80_pct', 'yhat_upper_95_pct') }}
-        end
+        when {{ current_p95 }} > {{ high_threshold }} then 'breaching_now'
+        when {{ is_flagged_high }} then 'forecast_breach'
+        when {{ avg_30d }} < {{ underutilized_threshold }}
+            and {{ max_90d }} < {{ ceiling }}
+            and {{ p_exceed_ceiling }} < {{ var('underutilized_max_probability') }}
+            then 'underutilized'
+        else 'normal'
     end
 {%- endmacro %}
 
-{% macro _position(x, lo, hi) -%}
-    coalesce(({{ x }} - {{ lo }}) / nullif({{ hi }} - {{ lo }}, 0), 1.0)
-{%- endmacro %}
-
-{#- Severity order used to take the worst class over metrics. -#}
+{#- Severity order used to take the worst class or state over metrics. -#}
 {% macro risk_severity(risk_class) -%}
     case {{ risk_class }}
         when 'very_high_risk' then 4
         when 'high_risk' then 3
+        when 'normal' then 2
+        when 'underutilized' then 1
+    end
+{%- endmacro %}
+
+{% macro risk_state_severity(risk_state) -%}
+    case {{ risk_state }}
+        when 'breaching_now' then 4
+        when 'forecast_breach' then 3
         when 'normal' then 2
         when 'underutilized' then 1
     end

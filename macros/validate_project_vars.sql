@@ -68,6 +68,11 @@
         'underutilized_threshold': {'kind': 'number', 'min': 0, 'max': 100},
         'consolidation_peak_ceiling': {'kind': 'number', 'min': 0, 'max': 100},
         'risk_windows': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
+        'breach_probability_cutoff': {'kind': 'number', 'min': 0.01, 'max': 0.99},
+        'underutilized_max_probability': {'kind': 'number', 'min': 0, 'max': 1},
+        'max_train_rows_risk': {'kind': 'int', 'min': 1000, 'max': 1000000000},
+        'horizon_bucket_ends': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
+        'champion_min_forecasts': {'kind': 'int', 'min': 0, 'max': 1000000000},
     } -%}
     {#- left op right; a list var is compared by its largest item. -#}
     {%- set checks = [
@@ -75,6 +80,7 @@
         ['underutilized_threshold', '<=', 'high_risk_threshold'],
         ['business_hours_start', '<', 'business_hours_end'],
         ['risk_windows', '<=', 'forecast_horizon_days'],
+        ['horizon_bucket_ends', '<', 'forecast_horizon_days'],
     ] -%}
     {%- set location_re = '^[A-Za-z0-9_./:@=+-]+$' -%}
     {%- set bucket_re = '^(?!xn--)(?!.*[.][.])[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' -%}
@@ -168,6 +174,13 @@
                     "vars disagree: " ~ left ~ " (" ~ a ~ ") must be " ~ op ~ " " ~ right ~ " (" ~ b ~ ")") }}
             {%- endif -%}
         {%- endfor -%}
+        {#- The 28-day mean is the reference every champion must beat (fct_forecast_champions). -#}
+        {%- set reference = (var('forecast_models') or {}).get('moving_average') -%}
+        {%- if reference is not mapping or not reference.get('enabled', false) -%}
+            {{ exceptions.raise_compiler_error(
+                "var forecast_models.moving_average must stay enabled: the 28-day mean is the reference "
+                ~ "every champion must beat (disable other models instead)") }}
+        {%- endif -%}
     {%- endif -%}
     select 1
 {%- endmacro %}

@@ -28,7 +28,7 @@ def test_daily_facts_cover_every_server_and_metric(built_warehouse, small_fleet)
 def test_short_history_servers_flagged(built_warehouse):
     servers = built_warehouse.query("select * from main_marts.dim_servers")
     assert servers.is_short_history.any()
-    assert (servers.loc[servers.is_short_history, "days_with_data"] < 60).all()
+    assert (servers.loc[servers.is_short_history, "days_with_data"] < 28).all()  # var min_history_days
 
 
 def test_one_champion_forecast_per_live_series_and_day(built_warehouse, small_fleet):
@@ -63,9 +63,10 @@ def test_backtest_champions_and_registry(built_warehouse):
     metrics = built_warehouse.query("""
         select * from main_marts.fct_backtest_metrics
         where metric = 'all' and archetype = 'all' and horizon_bucket = 'all' and period = 'all'
-    """).set_index("model")
+    """)
     enabled = {
         "seasonal_naive",
+        "last_value",
         "moving_average",
         "prophet",
         "random_forest",
@@ -73,12 +74,21 @@ def test_backtest_champions_and_registry(built_warehouse):
         "global_hgb",
         "archetype_pooled",
     }
-    assert set(metrics.index) == enabled
-    assert metrics.coverage_80.between(0, 1).all() and (metrics.n_forecasts > 0).all()
-    assert metrics.loc["seasonal_naive", "mae_ratio_vs_seasonal_naive"] == 1.0
+    for split in ("validation", "test"):
+        part = metrics[metrics.split == split].set_index("model")
+        assert set(part.index) == enabled, split
+        assert part.coverage_80.between(0, 1).all() and (part.n_forecasts > 0).all()
+        assert part.loc["moving_average", "mae_ratio_vs_moving_average"] == 1.0
+    validation_end = metrics[metrics.split == "validation"]
     champions = built_warehouse.query("select * from main_marts.fct_forecast_champions")
-    assert len(champions) == champions[["archetype", "metric"]].drop_duplicates().shape[0] == 5 * 4
-    assert champions.selection_reason.str.contains("lowest holdout MASE").all()
+    assert not champions.duplicated(["archetype", "metric", "horizon_bucket"]).any()
+    assert set(champions.horizon_bucket) <= {"01-07", "08-30", "31-90"} and len(validation_end)
+    # a champion beats the 28-day mean on validation, or is the 28-day mean itself
+    assert (
+        (champions.validation_mae_ratio_vs_moving_average < 1)
+        | (champions.champion_model == "moving_average")
+    ).all()
+    assert champions.selection_reason.str.contains("lowest validation MAE vs the 28-day mean").all()
     registry = built_warehouse.query("select * from main_marts.fct_model_registry")
     assert set(registry.model) == enabled - {"archetype_pooled"}
     import hashlib
@@ -86,5 +96,7 @@ def test_backtest_champions_and_registry(built_warehouse):
 
     for row in registry.dropna(subset=["artifact_path"]).itertuples():
         assert hashlib.sha256(Path(row.artifact_path).read_bytes()).hexdigest() == row.artifact_sha256
+    # 150 days with 75-day horizons leave no training part for CV before the backtest: the
+    # mart is empty and the build says why (CV itself is tested on a longer panel).
     cv = built_warehouse.query("select * from main_marts.fct_forecast_cv_folds")
-    assert set(cv.model) == {"seasonal_naive", "moving_average", "global_hgb"} and cv.fold.max() >= 3
+    assert cv.empty

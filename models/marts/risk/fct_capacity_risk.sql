@@ -1,27 +1,22 @@
--- Capacity risk per server x metric x window (var risk_windows, default 30 and 90 days), from
--- the champion forecast distribution, with the evidence behind each flag.
+-- Capacity risk per server x metric x window (var risk_windows), from calibrated breach
+-- probabilities: P(the largest daily P95 of the window > threshold), see
+-- int_breach_probabilities. A flag is raised when that probability reaches var
+-- breach_probability_cutoff.
 --
--- Classes (seed Stage 6), first match wins:
---   very_high_risk  forecast daily P95 > very-high threshold on some day in the window
---   high_risk       forecast daily P95 > high threshold on some day in the window
---   underutilized   30-day average < underutilized threshold AND the 80 % upper bound stays
---                   below consolidation_peak_ceiling through the next quarter end
---   normal          otherwise
--- p_breach_*: the largest daily exceedance probability in the window. Forecast errors are
--- dominated by persistent level error, so days are strongly dependent; the maximum (errors
--- moving together) is the honest single number, the independence product would overstate it.
+-- risk_state (what a planner acts on), first match wins:
+--   breaching_now    the origin day's daily P95 is above the high threshold (with since when)
+--   forecast_breach  P(window max > high) >= cutoff: first likely crossing date, lead time
+--   underutilized    30-day mean of daily P95 below the underutilized threshold, no daily
+--                    P95 at or above the consolidation ceiling in the last 90 days, and
+--                    P(window max > ceiling) below var underutilized_max_probability
+--   normal           otherwise
+-- risk_class keeps the seed's classes: very_high_risk (P(> very high) >= cutoff, or above it
+-- now), high_risk (P(> high) >= cutoff, or above it now), underutilized, normal.
 with
 
-windows as (
+probabilities as (
 
-    select unnest({{ var('risk_windows') }}) as window_days
-
-),
-
-forecasts as (
-
-    select * from {{ ref('fct_forecasts') }}
-    where is_champion
+    select * from {{ ref('int_breach_probabilities') }}
 
 ),
 
@@ -31,135 +26,153 @@ thresholds as (
 
 ),
 
-scored as (
+series as (
 
-    select
-        forecasts.*,
+    -- one row per live series x window, with its resolved thresholds
+    select distinct
+        probabilities.server_id,
+        probabilities.metric,
+        cast(probabilities.window_days as integer) as window_days,
+        cast(probabilities.origin_date as date) as origin_date,
+        probabilities.is_extrapolated,
+        servers.archetype,
         thresholds.high_risk_threshold_pct,
         thresholds.very_high_risk_threshold_pct,
         thresholds.underutilized_threshold_pct,
-        thresholds.consolidation_peak_ceiling_pct,
-        {{ exceedance_probability('thresholds.high_risk_threshold_pct') }} as p_exceed_high,
-        {{ exceedance_probability('thresholds.very_high_risk_threshold_pct') }} as p_exceed_very_high
-    from forecasts
+        thresholds.consolidation_peak_ceiling_pct
+    from probabilities
+    inner join {{ ref('stg_raw__servers') }} as servers
+        on probabilities.server_id = servers.server_id
     inner join thresholds
-        on forecasts.archetype = thresholds.archetype and forecasts.metric = thresholds.metric
+        on servers.archetype = thresholds.archetype and probabilities.metric = thresholds.metric
 
 ),
 
-windowed as (
+at_thresholds as (
 
     select
-        scored.server_id,
-        scored.metric,
+        series.*,
+        high.probability as p_breach_high,
+        high.days_to_likely_crossing as days_to_likely_breach_high,
+        high.median_days_to_crossing as median_days_to_breach_high,
+        very_high.probability as p_breach_very_high,
+        very_high.days_to_likely_crossing as days_to_likely_breach_very_high,
+        ceiling.probability as p_exceed_consolidation_ceiling
+    from series
+    left join probabilities as high
+        on series.server_id = high.server_id and series.metric = high.metric
+        and series.window_days = high.window_days
+        and series.high_risk_threshold_pct = high.threshold_pct
+    left join probabilities as very_high
+        on series.server_id = very_high.server_id and series.metric = very_high.metric
+        and series.window_days = very_high.window_days
+        and series.very_high_risk_threshold_pct = very_high.threshold_pct
+    left join probabilities as ceiling
+        on series.server_id = ceiling.server_id and series.metric = ceiling.metric
+        and series.window_days = ceiling.window_days
+        and series.consolidation_peak_ceiling_pct = ceiling.threshold_pct
+
+),
+
+daily as (
+
+    select server_id, metric, metric_date, p95_pct
+    from {{ ref('fct_server_daily_metrics') }}
+    where not is_low_coverage
+
+),
+
+recent as (
+
+    select
+        series.server_id,
+        series.metric,
+        series.window_days,
+        max(daily.p95_pct) filter (where daily.metric_date = series.origin_date) as current_p95_pct,
+        avg(daily.p95_pct) filter (where daily.metric_date > series.origin_date - 30) as avg_30d_p95_pct,
+        max(daily.p95_pct) filter (where daily.metric_date > series.origin_date - 90) as max_90d_p95_pct,
+        -- the current run above the high threshold starts the day after the last day at or
+        -- below it (or with the series, if it never was)
+        max(daily.metric_date) filter (where daily.p95_pct <= series.high_risk_threshold_pct)
+            as last_day_not_breaching,
+        min(daily.metric_date) as first_day,
+        regr_slope(daily.p95_pct, datediff('day', series.origin_date, daily.metric_date))
+        filter (where daily.metric_date > series.origin_date - 90) * 30 as trend_pct_per_30d
+    from series
+    inner join daily
+        on series.server_id = daily.server_id and series.metric = daily.metric
+        and series.origin_date >= daily.metric_date
+    group by series.server_id, series.metric, series.window_days
+
+),
+
+windows as (
+
+    select distinct window_days from series
+
+),
+
+forecast_peak as (
+
+    -- the champion forecast's peak in the window: evidence, not the flag
+    select
+        forecasts.server_id,
+        forecasts.metric,
         windows.window_days,
-        any_value(scored.archetype) as archetype,
-        any_value(scored.model) as model,
-        any_value(scored.run_id) as run_id,
-        max(scored.yhat_pct) as max_forecast_p95_pct,
-        arg_max(scored.yhat_lower_80_pct, scored.yhat_pct) as lower_80_at_peak_pct,
-        arg_max(scored.yhat_upper_80_pct, scored.yhat_pct) as upper_80_at_peak_pct,
-        max(scored.p_exceed_high) as p_breach_high,
-        max(scored.p_exceed_very_high) as p_breach_very_high,
-        any_value(scored.high_risk_threshold_pct) as high_risk_threshold_pct,
-        any_value(scored.very_high_risk_threshold_pct) as very_high_risk_threshold_pct,
-        any_value(scored.underutilized_threshold_pct) as underutilized_threshold_pct,
-        any_value(scored.consolidation_peak_ceiling_pct) as consolidation_peak_ceiling_pct,
-        bool_or(scored.is_low_confidence) as is_low_confidence,
-        any_value(scored.origin_date) as origin_date,
-        arg_max(scored.forecast_date, scored.yhat_pct) as peak_date,
-        min(scored.forecast_date) filter (where scored.yhat_pct > scored.high_risk_threshold_pct)
-            as first_breach_high_date,
-        min(scored.forecast_date) filter (where scored.yhat_pct > scored.very_high_risk_threshold_pct)
-            as first_breach_very_high_date
-    from scored
-    inner join windows on scored.horizon_days <= windows.window_days
-    group by scored.server_id, scored.metric, windows.window_days
+        any_value(forecasts.model) as model,
+        max(forecasts.yhat_pct) as max_forecast_p95_pct,
+        arg_max(forecasts.forecast_date, forecasts.yhat_pct) as peak_date,
+        arg_max(forecasts.yhat_upper_80_pct, forecasts.yhat_pct) as upper_80_at_peak_pct,
+        bool_or(forecasts.is_low_confidence) as is_forecast_low_confidence
+    from {{ ref('fct_forecasts') }} as forecasts
+    inner join windows
+        on forecasts.horizon_days <= windows.window_days
+    where forecasts.is_champion
+    group by forecasts.server_id, forecasts.metric, windows.window_days
 
 ),
 
-through_quarter_end as (
+combined as (
 
     select
-        scored.server_id,
-        scored.metric,
-        max(scored.yhat_upper_80_pct) as max_upper_80_to_quarter_end_pct
-    from scored
-    inner join {{ ref('int_calendar_days_generated') }} as calendar
-        on calendar.calendar_date = scored.origin_date + interval 1 day
-    where scored.forecast_date <= calendar.quarter_end_date
-    group by scored.server_id, scored.metric
-
-),
-
-history as (
-
-    select
-        daily.server_id,
-        daily.metric,
-        avg(daily.mean_pct) filter (where daily.metric_date > last.last_date - 30) as avg_30d_pct,
-        -- least-squares slope of daily P95 over the last 90 days, in points per 30 days
-        regr_slope(daily.p95_pct, datediff('day', last.last_date, daily.metric_date)) filter (
-            where daily.metric_date > last.last_date - 90 and not daily.is_low_coverage
-        ) * 30 as trend_pct_per_30d,
-        avg(daily.p95_pct) filter (
-            where calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365
-        ) / avg(daily.p95_pct) filter (
-            where not calendar.is_end_of_quarter and daily.metric_date > last.last_date - 365
-        ) as quarter_end_uplift_ratio
-    from {{ ref('fct_server_daily_metrics') }} as daily
-    -- a one-row derived table (the newest day) reads more plainly inline than as a CTE
-    cross join (  -- noqa: ST05
-        select max(metric_date) as last_date from {{ ref('fct_server_daily_metrics') }}
-    ) as last
-    inner join {{ ref('int_calendar_days_generated') }} as calendar
-        on daily.metric_date = calendar.calendar_date
-    group by daily.server_id, daily.metric
-
-),
-
-model_accuracy as (
-
-    -- the backtest accuracy of the model actually used (the champion, or the pooled
-    -- fallback for low-confidence series)
-    select model, archetype, metric, mase as model_backtest_mase
-    from {{ ref('fct_backtest_metrics') }}
-    where horizon_bucket = 'all' and period = 'all'
+        at_thresholds.*,
+        recent.current_p95_pct,
+        recent.avg_30d_p95_pct,
+        recent.max_90d_p95_pct,
+        recent.trend_pct_per_30d,
+        case
+            when recent.current_p95_pct > at_thresholds.high_risk_threshold_pct
+                then coalesce(recent.last_day_not_breaching + 1, recent.first_day)
+        end as breaching_since_date,
+        forecast_peak.model,
+        forecast_peak.max_forecast_p95_pct,
+        forecast_peak.peak_date,
+        forecast_peak.upper_80_at_peak_pct,
+        coalesce(forecast_peak.is_forecast_low_confidence, true) as is_forecast_low_confidence,
+        coalesce(at_thresholds.p_breach_high >= {{ var('breach_probability_cutoff') }}, false)
+            as is_flagged_high,
+        coalesce(at_thresholds.p_breach_very_high >= {{ var('breach_probability_cutoff') }}, false)
+            as is_flagged_very_high
+    from at_thresholds
+    left join recent
+        on at_thresholds.server_id = recent.server_id and at_thresholds.metric = recent.metric
+        and at_thresholds.window_days = recent.window_days
+    left join forecast_peak
+        on at_thresholds.server_id = forecast_peak.server_id
+        and at_thresholds.metric = forecast_peak.metric
+        and at_thresholds.window_days = forecast_peak.window_days
 
 ),
 
 classified as (
 
     select
-        windowed.*,
-        history.avg_30d_pct,
-        history.trend_pct_per_30d,
-        history.quarter_end_uplift_ratio,
-        through_quarter_end.max_upper_80_to_quarter_end_pct,
-        model_accuracy.model_backtest_mase,
-        case
-            when windowed.max_forecast_p95_pct > windowed.very_high_risk_threshold_pct then 'very_high_risk'
-            when windowed.max_forecast_p95_pct > windowed.high_risk_threshold_pct then 'high_risk'
-            when
-                history.avg_30d_pct < windowed.underutilized_threshold_pct
-                and (
-                    through_quarter_end.max_upper_80_to_quarter_end_pct
-                    < windowed.consolidation_peak_ceiling_pct
-                )
-                then 'underutilized'
-            else 'normal'
-        end as risk_class
-
-    from windowed
-    left join history
-        on windowed.server_id = history.server_id and windowed.metric = history.metric
-    left join through_quarter_end
-        on windowed.server_id = through_quarter_end.server_id
-        and windowed.metric = through_quarter_end.metric
-    left join model_accuracy
-        on windowed.model = model_accuracy.model
-        and windowed.archetype = model_accuracy.archetype
-        and windowed.metric = model_accuracy.metric
+        *,
+        {{ risk_state(
+            'current_p95_pct', 'high_risk_threshold_pct', 'is_flagged_high', 'avg_30d_p95_pct',
+            'max_90d_p95_pct', 'p_exceed_consolidation_ceiling', 'underutilized_threshold_pct',
+            'consolidation_peak_ceiling_pct') }} as risk_state
+    from combined
 
 ),
 
@@ -169,48 +182,82 @@ final as (
         server_id,
         metric,
         archetype,
-        risk_class,
-        case risk_class
-            when 'very_high_risk' then 'immediate upgrade'
-            when 'high_risk' then 'plan upgrade'
-            when 'underutilized' then 'consolidation candidate'
+        risk_state,
+        case
+            when is_flagged_very_high or current_p95_pct > very_high_risk_threshold_pct
+                then 'very_high_risk'
+            when risk_state in ('breaching_now', 'forecast_breach') then 'high_risk'
+            when risk_state = 'underutilized' then 'underutilized'
+            else 'normal'
+        end as risk_class,
+        case
+            when risk_state = 'breaching_now' then 'add capacity now'
+            when is_flagged_very_high then 'immediate upgrade'
+            when risk_state = 'forecast_breach' then 'plan upgrade'
+            when risk_state = 'underutilized' then 'consolidation candidate'
             else 'monitor'
         end as recommended_action,
-        printf(
-            '%s daily P95 forecast peaks at %.1f%% on %s (80%% interval %.1f-%.1f%%) vs thresholds %.0f/%.0f%%; '
-            || 'P(>%.0f%%) %.0f%%; trend %+.1f pts/30d; quarter-end uplift x%.2f; '
-            || '30-day average %.1f%%; model %s (backtest MASE %.2f for %s)%s',
-            metric, max_forecast_p95_pct, strftime(peak_date, '%Y-%m-%d'), lower_80_at_peak_pct,
-            upper_80_at_peak_pct, high_risk_threshold_pct, very_high_risk_threshold_pct,
-            high_risk_threshold_pct, 100 * p_breach_high, coalesce(trend_pct_per_30d, 0),
-            coalesce(quarter_end_uplift_ratio, 1), coalesce(avg_30d_pct, 0), model,
-            coalesce(model_backtest_mase, 0), archetype,
-            case when is_low_confidence then '; LOW CONFIDENCE (short history)' else '' end
-        ) as why_flagged,
+        case risk_state
+            when 'breaching_now'
+                then printf(
+                    '%s daily P95 %.1f%% on %s is above the %.0f%% threshold since %s',
+                    metric, current_p95_pct, strftime(origin_date, '%Y-%m-%d'),
+                    high_risk_threshold_pct, strftime(breaching_since_date, '%Y-%m-%d')
+                )
+            when 'forecast_breach'
+                then printf(
+                    '%s: P(daily P95 > %.0f%% within %d days) = %.0f%% (cut-off %.0f%%), likely by %s; '
+                    || '90-day max %.1f%%, 30-day mean %.1f%%, trend %+.1f pts/30d',
+                    metric, high_risk_threshold_pct, window_days, 100 * p_breach_high,
+                    100 * {{ var('breach_probability_cutoff') }},
+                    strftime(origin_date + cast(days_to_likely_breach_high as integer), '%Y-%m-%d'),
+                    coalesce(max_90d_p95_pct, 0), coalesce(avg_30d_p95_pct, 0),
+                    coalesce(trend_pct_per_30d, 0)
+                )
+            when 'underutilized'
+                then printf(
+                    '%s: 30-day mean of daily P95 %.1f%% < %.0f%%, 90-day max %.1f%% and '
+                    || 'P(> %.0f%% within %d days) = %.1f%%',
+                    metric, avg_30d_p95_pct, underutilized_threshold_pct, max_90d_p95_pct,
+                    consolidation_peak_ceiling_pct, window_days, 100 * p_exceed_consolidation_ceiling
+                )
+            else printf(
+                '%s: P(daily P95 > %.0f%% within %d days) = %.0f%%, below the %.0f%% cut-off',
+                metric, high_risk_threshold_pct, window_days, 100 * coalesce(p_breach_high, 0),
+                100 * {{ var('breach_probability_cutoff') }}
+            )
+        end
+        || case when is_extrapolated then ' (window longer than the history: extrapolated)' else '' end
+            as why_flagged,
         model,
-        run_id,
         window_days,
-        datediff('day', origin_date, first_breach_high_date) as days_to_breach_high,
-        datediff('day', origin_date, first_breach_very_high_date) as days_to_breach_very_high,
-        max_forecast_p95_pct,
-        lower_80_at_peak_pct,
-        upper_80_at_peak_pct,
+        case when risk_state = 'forecast_breach' then cast(days_to_likely_breach_high as integer) end
+            as days_to_breach,
+        case when risk_state = 'forecast_breach' then cast(median_days_to_breach_high as integer) end
+            as median_days_to_breach,
+        current_p95_pct,
+        avg_30d_p95_pct,
+        max_90d_p95_pct,
+        trend_pct_per_30d,
         p_breach_high,
         p_breach_very_high,
-        avg_30d_pct,
-        trend_pct_per_30d,
-        quarter_end_uplift_ratio,
-        max_upper_80_to_quarter_end_pct,
-        model_backtest_mase,
+        p_exceed_consolidation_ceiling,
+        max_forecast_p95_pct,
+        upper_80_at_peak_pct,
         high_risk_threshold_pct,
         very_high_risk_threshold_pct,
         underutilized_threshold_pct,
         consolidation_peak_ceiling_pct,
-        is_low_confidence,
+        cast({{ var('breach_probability_cutoff') }} as double) as breach_probability_cutoff,
+        is_extrapolated as is_probability_extrapolated,
+        is_extrapolated or is_forecast_low_confidence as is_low_confidence,
         origin_date,
-        peak_date,
-        first_breach_high_date,
-        first_breach_very_high_date
+        breaching_since_date,
+        case
+            when risk_state = 'forecast_breach'
+                then origin_date + cast(days_to_likely_breach_high as integer)
+        end as first_likely_breach_date,
+        peak_date
 
     from classified
 

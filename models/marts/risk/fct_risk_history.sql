@@ -5,23 +5,21 @@
         on_schema_change = 'fail'
     )
 }}
--- Forecast of record: every build appends its server risk classes, so a planner can see how
--- a flag moved from run to run.
+-- Forecast of record: every build appends its server risk classes under the build's dbt
+-- invocation id, so a planner can see how a flag moved from run to run.
 select
-    run_id,
+    '{{ invocation_id }}' as run_id,
     server_id,
     archetype,
     risk_class,
+    risk_state,
     driving_metric,
     window_days,
-    days_to_breach_high,
-    max_forecast_p95_pct,
+    days_to_breach,
+    current_p95_pct,
     p_breach_high,
     is_low_confidence,
     origin_date,
     {{ run_started_at_timestamp() }} as recorded_at
 
 from {{ ref('fct_server_risk') }}
-{% if is_incremental() %}
-where run_id not in (select distinct run_id from {{ this }})
-{% endif %}

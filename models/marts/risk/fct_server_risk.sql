@@ -1,11 +1,14 @@
--- One class per server x window: the worst over its metrics, with the metric that drives it.
--- A server is a consolidation candidate only when every metric was assessed and every one is
--- underutilized: a resource we cannot see is never assumed idle.
+-- One row per server x window: the worst class over its metrics, with the metric that drives
+-- it. A server is a consolidation candidate only when every configured metric was assessed
+-- and every one is underutilized: a resource we cannot see is never assumed idle.
 with
 
 risk as (
 
-    select *, {{ risk_severity('risk_class') }} as severity
+    select
+        *,
+        {{ risk_severity('risk_class') }} as severity,
+        {{ risk_state_severity('risk_state') }} as state_severity
     from {{ ref('fct_capacity_risk') }}
 
 ),
@@ -16,9 +19,11 @@ ranked as (
         *,
         row_number() over (
             partition by server_id, window_days
-            order by severity desc, max_forecast_p95_pct desc, metric asc
+            order by severity desc, state_severity desc, p_breach_high desc nulls last, metric asc
         ) as rank_in_server,
-        count(*) over (partition by server_id, window_days) as metrics_assessed
+        count(*) over (partition by server_id, window_days) as metrics_assessed,
+        min(first_likely_breach_date) over (partition by server_id, window_days)
+            as first_likely_breach_date_any_metric
     from risk
 
 ),
@@ -34,6 +39,11 @@ final as (
             else risk_class
         end as risk_class,
         case
+            when risk_state = 'underutilized' and metrics_assessed < {{ var('metrics') | length }}
+                then 'normal'
+            else risk_state
+        end as risk_state,
+        case
             when risk_class = 'underutilized' and metrics_assessed < {{ var('metrics') | length }}
                 then 'monitor'
             else recommended_action
@@ -41,16 +51,17 @@ final as (
         metric as driving_metric,
         why_flagged,
         model,
-        run_id,
         window_days,
         metrics_assessed,
-        days_to_breach_high,
-        days_to_breach_very_high,
-        max_forecast_p95_pct,
+        days_to_breach,
+        current_p95_pct,
         p_breach_high,
         p_breach_very_high,
+        max_forecast_p95_pct,
         is_low_confidence,
-        origin_date
+        origin_date,
+        breaching_since_date,
+        first_likely_breach_date_any_metric as first_likely_breach_date
 
     from ranked
     where rank_in_server = 1

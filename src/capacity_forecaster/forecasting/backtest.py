@@ -1,13 +1,18 @@
-"""Rolling-origin backtest over the holdout, time-series CV on the training part, and the
-training/scoring steps used by the dbt Python models.
+"""Rolling-origin backtest with a validation and a later test window, time-series CV on the
+training part, and the training/scoring steps used by the dbt Python models.
 
-Protocol (seed: last 20 % as holdout, 5-fold time-series CV on the training part):
-* split = first day of the holdout. Tree models are fitted once on targets before the split
-  and then forecast from each holdout origin using only features observed at that origin.
-  Baselines and Prophet are local models, refitted at every origin on data up to it.
-* origins: `backtest_origins` days spread evenly from the split to the last day that still
-  leaves a full horizon of actuals. Horizons 1..H from each origin.
-* MASE scale per series: in-sample seasonal-naive MAE on data before the split.
+Protocol:
+* The backtest region starts at the seed's holdout split (last `holdout_fraction` of the
+  days) or, on short histories, early enough to leave room for two horizons, but never
+  before MIN_TRAINING_DAYS of history.
+* Its origins are split in time: the first half are validation origins, whose forecasts are
+  cut off before the first test origin; the second half are test origins. Champions are
+  chosen on validation errors and their accuracy is reported on test errors that played no
+  part in choosing them.
+* Tree models are fitted once per window on targets before its first origin and forecast from
+  each of its origins with only the features observed there. Baselines and Prophet are local
+  models, refitted at every origin on data up to it.
+* MASE scale per series: in-sample seasonal-naive MAE on data before the region.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ CV_COLUMNS = {
     "mase": "float64",
     "fit_seconds": "float64",
 }
+MIN_TRAINING_DAYS = 28  # history every backtest origin has, at least (four weekly cycles)
+SPLITS = ("validation", "test")
 
 
 def supported_horizon(panel: Panel, settings: ForecastSettings) -> int:
@@ -46,19 +53,54 @@ def supported_horizon(panel: Panel, settings: ForecastSettings) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    split: int
-    origins: tuple[int, ...]
+    start: int  # first backtest origin; MASE scales use the days before it
+    validation_origins: tuple[int, ...]
+    test_origins: tuple[int, ...]
     horizon: int
+
+    @property
+    def test_start(self) -> int:
+        return self.test_origins[0] if self.test_origins else self.start
+
+    @property
+    def origins(self) -> tuple[int, ...]:
+        return self.validation_origins + self.test_origins
+
+    def split_of(self, origin: int) -> str:
+        return "validation" if origin in self.validation_origins else "test"
+
+    def last_target(self, origin: int, days: int) -> int:
+        """Validation forecasts stop before the test window; test ones at the data's end."""
+        return self.test_start - 1 if origin in self.validation_origins else days - 1
+
+
+def _spread(first: int, last: int, count: int) -> tuple[int, ...]:
+    if last < first or count < 1:
+        return ()
+    return tuple(int(o) for o in np.unique(np.linspace(first, last, count).round().astype(int)))
+
+
+def _window_origins(first: int, end: int, horizon: int, count: int) -> tuple[int, ...]:
+    """Origins from `first` whose targets stay before day `end`: full horizons where the window
+    is long enough, otherwise at least a week of targets each."""
+    last_full = end - 1 - horizon
+    last = last_full if last_full >= first else max(first, end - 8)
+    return _spread(first, min(last, end - 2), count)
 
 
 def plan_backtest(panel: Panel, settings: ForecastSettings) -> Plan:
     days = len(panel.dates)
+    horizon = supported_horizon(panel, settings)
     split = int(days * (1 - settings.holdout_fraction))
-    horizon = min(settings.horizon_days, max(1, days - 1 - split))
-    last = days - 1 - horizon
-    count = max(1, settings.backtest_origins)
-    origins = np.unique(np.linspace(split, max(split, last), count).round().astype(int))
-    return Plan(split, tuple(int(o) for o in origins), horizon)
+    start = max(MIN_TRAINING_DAYS, min(split, days - 1 - 2 * horizon))
+    if days - 2 < start:
+        return Plan(start, (), (), horizon)
+    test_start = start + (days - 1 - start) // 2
+    n_validation = max(1, settings.backtest_origins // 2)
+    n_test = max(1, settings.backtest_origins - n_validation)
+    validation = _window_origins(start, test_start, horizon, n_validation)
+    test = _window_origins(test_start, days, horizon, n_test)
+    return Plan(start, validation, test, horizon)
 
 
 def prophet_sample(panel: Panel, per_archetype: int, seed: int) -> np.ndarray:
@@ -84,6 +126,8 @@ def local_forecast(
     """Point forecast (S, H) and, for Prophet, its native bounds (S, 2L, H)."""
     if model == "seasonal_naive":
         return baselines.seasonal_naive(panel, origin, horizon), None
+    if model == "last_value":
+        return baselines.last_value(panel, origin, horizon), None
     if model == "moving_average":
         return baselines.moving_average(panel, origin, horizon, settings.params(model)["window_days"]), None
     if model == "archetype_pooled":
@@ -158,33 +202,61 @@ def _decorate(
     return frame.drop(columns=["series"])
 
 
+def _origin_horizon(plan: Plan, origin: int, days: int) -> int:
+    return min(plan.horizon, plan.last_target(origin, days) - origin)
+
+
 def run_backtest(panel: Panel, settings: ForecastSettings, log: Log = print) -> pd.DataFrame:
     plan = plan_backtest(panel, settings)
-    scale = seasonal_naive_scale(panel.y, upto=plan.split - 1)
+    if not plan.origins:
+        log(
+            f"backtest skipped: {len(panel.dates)} days of history leave no origin after "
+            f"{MIN_TRAINING_DAYS} days of training; accuracy marts stay empty"
+        )
+        return pd.DataFrame()
+    days = len(panel.dates)
+    scale = seasonal_naive_scale(panel.y, upto=plan.start - 1)
     rng = np.random.default_rng(settings.seed)
     builder = DesignBuilder(panel)
     frames = []
     observed = {o: panel.observed_days(o) for o in plan.origins}
-    models = [m for m in settings.enabled_models] + ["archetype_pooled"]
-    for model in models:
+    splits = {"validation": plan.validation_origins, "test": plan.test_origins}
+    named = {split: [str(panel.dates[o].date()) for o in origins] for split, origins in splits.items()}
+    log(
+        f"backtest plan: validation origins {named['validation']}, test origins {named['test']}, "
+        f"horizons up to {plan.horizon}"
+    )
+    for model in [*settings.enabled_models, "archetype_pooled"]:
         started = time.perf_counter()
-        if model in TABULAR_MODELS:
-            fitted = fit_tabular(model, builder, plan.split - 1, settings, rng)
-            for origin in plan.origins:
-                yhat = fitted.predict(builder, origin, plan.horizon)
-                frames.append(_long(panel, model, origin, yhat, None, settings.interval_levels, True))
-        else:
-            series = (
-                prophet_sample(panel, settings.prophet_backtest_servers_per_archetype, settings.seed)
-                if model == "prophet"
+        series = (
+            prophet_sample(panel, settings.prophet_backtest_servers_per_archetype, settings.seed)
+            if model == "prophet"
+            else None
+        )
+        for origins in splits.values():
+            # Tree models: one fit per window, on targets up to its first origin.
+            fitted = (
+                fit_tabular(model, builder, origins[0], settings, rng)
+                if model in TABULAR_MODELS and origins
                 else None
             )
-            for origin in plan.origins:
-                yhat, native = local_forecast(model, panel, origin, plan.horizon, settings, series)
-                frames.append(_long(panel, model, origin, yhat, native, settings.interval_levels, True))
+            for origin in origins:
+                horizon = _origin_horizon(plan, origin, days)
+                if fitted is not None:
+                    yhat, native = fitted.predict(builder, origin, horizon), None
+                else:
+                    yhat, native = local_forecast(model, panel, origin, horizon, settings, series)
+                frame = _long(panel, model, origin, yhat, native, settings.interval_levels, True)
+                frames.append(frame.assign(split=plan.split_of(origin)))
         log(f"backtest {model}: {len(plan.origins)} origins in {time.perf_counter() - started:.1f}s")
     frame = pd.concat(frames, ignore_index=True)
     frame = frame[np.isfinite(frame["actual_pct"])].reset_index(drop=True)
+    # Prophet's own bounds are compared in the accuracy mart: keep the columns when it is off.
+    for level in settings.interval_levels:
+        for side in ("lower", "upper"):
+            frame[f"native_{side}_{level_tag(level)}_pct"] = frame.get(
+                f"native_{side}_{level_tag(level)}_pct", np.nan
+            )
     return _decorate(frame, panel, scale, observed, settings.min_history_days)
 
 
@@ -192,10 +264,10 @@ def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log
     """Expanding-window time-series CV inside the training part (before the split)."""
     plan = plan_backtest(panel, settings)
     horizon = plan.horizon
-    last_cut = plan.split - 1 - horizon
-    first = min(max(60, plan.split // (settings.cv_folds + 1)), last_cut)
+    last_cut = plan.start - 1 - horizon
+    first = min(max(60, plan.start // (settings.cv_folds + 1)), last_cut)
     if last_cut < 30:
-        log(f"cv skipped: {plan.split} training days leave no room for {settings.cv_folds} folds")
+        log(f"cv skipped: {plan.start} training days leave no room for {settings.cv_folds} folds")
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in CV_COLUMNS.items()})
     cuts = np.unique(np.linspace(first, last_cut, settings.cv_folds).round().astype(int))
     rng = np.random.default_rng(settings.seed)
@@ -240,8 +312,8 @@ class TrainedModels:
 
 
 def train_final(panel: Panel, settings: ForecastSettings, log: Log = print) -> TrainedModels:
-    """Fit every enabled model on all data up to the last observed day."""
-    origin = len(panel.dates) - 1
+    """Fit every enabled model on all data up to the origin (the last well-covered day)."""
+    origin = panel.origin_index()
     builder = DesignBuilder(panel)
     rng = np.random.default_rng(settings.seed)
     tabular, seconds, prophet = {}, {}, {}

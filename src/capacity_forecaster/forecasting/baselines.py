@@ -16,6 +16,12 @@ def seasonal_naive(panel: Panel, origin: int, horizon: int) -> np.ndarray:
     return filled[source].T
 
 
+def last_value(panel: Panel, origin: int, horizon: int) -> np.ndarray:
+    """(S, H): the last observed value, flat (the naive forecast)."""
+    filled = forward_fill(panel.y[: origin + 1])
+    return np.repeat(filled[origin][:, None], horizon, axis=1)
+
+
 def moving_average(panel: Panel, origin: int, horizon: int, window_days: int) -> np.ndarray:
     """(S, H): the mean of the last `window_days` observed days, flat."""
     recent = panel.y[max(0, origin + 1 - window_days) : origin + 1]
@@ -34,14 +40,19 @@ def archetype_pooled(
     mature = np.sum(~np.isnan(history), axis=0) >= min_history_days
     groups = panel.keys["archetype"].astype(str) + "|" + panel.keys["metric"].astype(str)
     factors = np.ones((panel.n_series, 7))
-    with np.errstate(all="ignore"):
-        relative = history / quiet_nanmean(history)
     for group in groups.unique():
         members = (groups == group).to_numpy()
         cols = np.flatnonzero(members & mature)
         if cols.size == 0:
             continue
-        profile = np.array([quiet_nanmean(relative[dow == d][:, cols].ravel()) for d in range(7)])
+        # A ratio of sums, not a mean of ratios: near-idle series (a few tenths of a percent)
+        # would otherwise turn noise into huge weekday multipliers for the whole group.
+        block = history[:, cols]
+        total = np.nansum(block) / max(np.isfinite(block).sum(), 1)
+        profile = np.array(
+            [np.nansum(block[dow == d]) / max(np.isfinite(block[dow == d]).sum(), 1) for d in range(7)]
+        )
+        profile = profile / total if total > 0 else np.ones(7)
         factors[members] = np.where(np.isfinite(profile), profile, 1.0)
     target_dates = panel.dates[origin] + np.arange(1, horizon + 1) * np.timedelta64(1, "D")
     target_dow = panel.calendar["day_of_week"].reindex(target_dates).to_numpy().astype(int)

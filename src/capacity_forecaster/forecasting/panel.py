@@ -45,6 +45,17 @@ class Panel:
         """(S,) count of observed days at or before index `upto`."""
         return np.sum(~np.isnan(self.y[: upto + 1]), axis=0)
 
+    def origin_index(self) -> int:
+        """The last well-covered day: the newest day on which at least half of the series seen
+        in the week before it have a value. A partial last day (low coverage for most series)
+        is never an origin, so forecasts and flags do not move with an incomplete day."""
+        counts = np.isfinite(self.y).sum(axis=1)
+        for day in range(len(counts) - 1, -1, -1):
+            before = counts[max(0, day - 7) : day]
+            if counts[day] > 0 and counts[day] >= 0.5 * (before.max() if before.size else 0):
+                return day
+        return len(counts) - 1
+
     def subset(self, columns: np.ndarray) -> Panel:
         return Panel(
             self.dates,

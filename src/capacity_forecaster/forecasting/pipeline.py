@@ -111,7 +111,7 @@ def score_forecasts(features, servers, calendar, registry, backtest, settings_js
             prophet = loaded
         else:
             tabular[model] = loaded
-    trained = TrainedModels(tabular, prophet, len(panel.dates) - 1, {})
+    trained = TrainedModels(tabular, prophet, panel.origin_index(), {})
     forecasts = score(panel, trained, settings)
     quantiles = quantile_table(to_pandas(backtest), settings.interval_levels)
     out = apply_intervals(forecasts, quantiles, settings.interval_levels)

@@ -13,7 +13,7 @@ from typing import Any
 from capacity_forecaster.config import ConfigError
 
 TABULAR_MODELS = ("global_hgb", "random_forest", "gradient_boosting")
-LOCAL_MODELS = ("seasonal_naive", "moving_average", "prophet")
+LOCAL_MODELS = ("seasonal_naive", "last_value", "moving_average", "prophet")
 KNOWN_MODELS = (*LOCAL_MODELS, *TABULAR_MODELS, "amazon_forecast")
 # Fixed by the forecast marts' contracts (yhat_lower_80_pct ... yhat_upper_95_pct).
 INTERVAL_LEVELS = (0.8, 0.95)

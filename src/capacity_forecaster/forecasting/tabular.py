@@ -101,7 +101,7 @@ class DesignBuilder:
         per_origin: int,
         rng: np.random.Generator,
         series: np.ndarray | None = None,
-        first_origin: int = 30,
+        first_origin: int = 14,  # two weeks of history: trees can train on six-week fleets
         max_rows: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sampled (origin, horizon) pairs whose target day is <= train_end.

@@ -97,11 +97,11 @@ def _context(con) -> dict:
         con,
         """
         select server_id, archetype, risk_class, recommended_action, driving_metric,
-               days_to_breach_high, days_to_breach_very_high, p_breach_high, max_forecast_p95_pct,
+               days_to_breach, p_breach_high, max_forecast_p95_pct,
                is_low_confidence, why_flagged
         from main_marts.fct_server_risk
         where window_days = 90 and risk_class in ('very_high_risk', 'high_risk')
-        order by risk_class = 'very_high_risk' desc, days_to_breach_high nulls last, server_id""",
+        order by risk_class = 'very_high_risk' desc, days_to_breach nulls last, server_id""",
     )
     heat = _rows(
         con,
@@ -136,18 +136,20 @@ def _context(con) -> dict:
         """
         select model, mase, mae_ratio_vs_seasonal_naive, coverage_80, coverage_95,
                (select mae_pct from main_marts.fct_backtest_metrics q
-                 where q.model = m.model and q.metric = 'all' and q.archetype = 'all'
+                 where q.model = m.model and q.split = 'test' and q.metric = 'all' and q.archetype = 'all'
                    and q.horizon_bucket = 'all' and q.period = 'quarter_end') / mae_pct
                  as quarter_end_mae_ratio
         from main_marts.fct_backtest_metrics m
-        where metric = 'all' and archetype = 'all' and horizon_bucket = 'all' and period = 'all'
-        order by mase""",
+        where split = 'test' and metric = 'all' and archetype = 'all' and horizon_bucket = 'all'
+          and period = 'all'
+        order by mase nulls last""",
     )
     by_archetype = _rows(
         con,
         """
-        select c.archetype, c.metric, c.champion_model, c.mase, c.mase_ratio_vs_seasonal_naive,
-               c.coverage_80, c.selection_reason
+        select c.archetype, c.metric || ' ' || c.horizon_bucket as metric, c.champion_model,
+               c.test_mase as mase, c.test_mae_ratio_vs_seasonal_naive as mase_ratio_vs_seasonal_naive,
+               c.test_coverage_80 as coverage_80, c.selection_reason
         from main_marts.fct_forecast_champions c order by 1, 2""",
     )
     quality: dict[str, Any] = {
@@ -203,7 +205,8 @@ def _context(con) -> dict:
     backtest = _rows(
         con,
         """
-        select * from main_marts.fct_risk_backtest order by population, risk_class, window_days""",
+        select * from main_marts.fct_risk_backtest where probability_bin = 'all'
+        order by population, risk_class, window_days""",
     )
     return {
         "fleet": fleet,
@@ -216,7 +219,7 @@ def _context(con) -> dict:
         "accuracy": accuracy,
         "accuracy_chart": bar_chart(
             "Holdout MASE by model (1 = in-sample seasonal naive error)",
-            [(a["model"], a["mase"]) for a in accuracy],
+            [(a["model"], a["mase"]) for a in accuracy if a["mase"] is not None],
             reference=1.0,
         ),
         "by_archetype": by_archetype,
