@@ -30,7 +30,7 @@ class MetricBehaviour:
 # wanders slowly (creep and restarts make its big moves, see dynamics.py).
 METRIC_BEHAVIOUR: dict[str, MetricBehaviour] = {
     "cpu": MetricBehaviour(1.6, 0.8, 0.95, 0.15, 0.16, 0.88, 1.0, 1.0, 1.0),
-    "memory": MetricBehaviour(0.85, 0.85, 0.45, 0.22, 0.2, 0.98, 0.35, 1.15, 0.5),
+    "memory": MetricBehaviour(0.85, 0.85, 0.45, 0.26, 0.25, 0.98, 0.35, 1.15, 0.5),
     "disk_io": MetricBehaviour(1.1, 0.7, 0.8, 0.25, 0.16, 0.85, 0.8, 0.9, 0.9),
     "network": MetricBehaviour(1.1, 0.7, 0.85, 0.20, 0.16, 0.82, 1.0, 1.0, 1.0),
 }

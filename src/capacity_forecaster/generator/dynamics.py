@@ -21,6 +21,7 @@ from capacity_forecaster.generator.archetypes import (
     METRIC_BEHAVIOUR,
     SIMULATED_METRICS,
     cholesky,
+    metric_vector,
 )
 from capacity_forecaster.generator.instances import INSTANCE_TYPES, upgrade_for
 from capacity_forecaster.generator.servers import (
@@ -32,11 +33,13 @@ from capacity_forecaster.generator.servers import (
 MONTH_END_DAYS = 3
 QUARTER_END_DAYS = 7
 DAY_NOISE_DF = 3.0  # Student-t degrees of freedom of day noise: rare huge days
-DAY_NOISE_CLIP = 4.0  # in unit standard deviations
+# in unit standard deviations; memory is held near its working set, it does not spike far
+DAY_NOISE_CLIP = metric_vector({"cpu": 4.0, "memory": 2.5, "disk_io": 4.0, "network": 4.0}).astype(np.float32)
 MEMORY_MAX = 0.995
 NOISY_WEEK_FACTOR = 2.5
 REGIME_KEEP, REGIME_SD = 0.4, 0.55  # a move keeps 40 % of the old offset, adds N(0, 0.55)
 OOM_LEVEL = 75.0  # heap limits sit near 75 % of host memory (e.g. MaxRAMPercentage): OOM, restart
+OOM_RESTART_P = 0.9  # chance a server that full is restarted that day
 MEMORY = SIMULATED_METRICS.index("memory")
 CPU = SIMULATED_METRICS.index("cpu")
 RESTART_COLD = (0.2, 0.6)  # memory the day after a restart, share of the warm level
@@ -289,7 +292,7 @@ def simulate_world(
 
         # Creep until a planned restart or an OOM near full; the restart empties caches.
         creep = np.where(srv.creep & alive, creep + srv.creep_per_day, creep)
-        oom = (level[d, :, MEMORY] >= OOM_LEVEL) & (oom_u[d] < 0.7)
+        oom = (level[d, :, MEMORY] >= OOM_LEVEL) & (oom_u[d] < OOM_RESTART_P)
         restart = oom | (restart_u[d] < srv.restart_rate)
         creep[restart] = 0.0
         warm = np.where(restart, cold_start[d], warm + (1 - warm) * RESTART_REFILL)
