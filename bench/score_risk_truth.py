@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from capacity_forecaster.config import find_project_dir, load_vars
 from capacity_forecaster.truth import RECENT_DAYS, label_series, load_future_daily, risk_state_counts, score
@@ -40,7 +41,9 @@ def main() -> int:
         """).df()
         backtest = con.sql("select * from main_marts.fct_risk_backtest order by all").df()
     labelled = label_series(risk, future, recent)
-    truth_days = (future["metric_date"].max() - risk["origin_date"].max()).days
+    truth_days = (
+        pd.to_datetime(future["metric_date"]).max() - pd.to_datetime(risk["origin_date"]).max()
+    ).days
     states = risk_state_counts(labelled)
     thresholds = risk[["archetype", "metric", "high_risk_threshold_pct", "very_high_risk_threshold_pct"]]
     result = {

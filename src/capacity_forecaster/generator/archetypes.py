@@ -19,27 +19,52 @@ class MetricBehaviour:
     level_sigma_low: float  # log-sd below it (environments and job servers add the idle end)
     load_loading: float  # correlation of the log level with the server's shared load factor
     day_sigma: float  # typical log-sd of independent day-to-day noise
+    day_clip: float  # day noise is cut at this many standard deviations
     wander_sigma: float  # log-sd of the slow AR(1) wander around the level
     wander_phi: float  # its day-to-day persistence
     calendar_strength: float  # how much weekends, month/quarter ends and holidays move it
     growth_strength: float  # multiplier on the server's growth rate
     regime_strength: float  # share of a workload move (log) this metric follows
+    job_day_pct: tuple[float, float]  # range of a job server's daily P95 on job days
+    quiet_job_pct: float  # what the quiet-time job (backup, scans) adds to its hour, points
 
 
-# memory is mostly resident state: it barely follows the calendar or moved workload, and it
-# wanders slowly (creep and restarts make its big moves, see dynamics.py).
+# Memory is mostly resident state: it barely follows the calendar or moved workload, wanders
+# slowly, and its day noise is held near the working set (creep and restarts make its big
+# moves, see dynamics.py). CPU jobs saturate whatever they run on.
 METRIC_BEHAVIOUR: dict[str, MetricBehaviour] = {
-    "cpu": MetricBehaviour(1.6, 0.8, 0.95, 0.15, 0.16, 0.88, 1.0, 1.0, 1.0),
-    "memory": MetricBehaviour(0.85, 0.85, 0.45, 0.26, 0.25, 0.98, 0.35, 1.15, 0.5),
-    "disk_io": MetricBehaviour(1.1, 0.7, 0.8, 0.25, 0.16, 0.85, 0.8, 0.9, 0.9),
-    "network": MetricBehaviour(1.1, 0.7, 0.85, 0.20, 0.16, 0.82, 1.0, 1.0, 1.0),
-}
+    "cpu": MetricBehaviour(
+        level_sigma=1.6, level_sigma_low=0.8, load_loading=0.95, day_sigma=0.15, day_clip=4.0,
+        wander_sigma=0.16, wander_phi=0.88, calendar_strength=1.0, growth_strength=1.0,
+        regime_strength=1.0, job_day_pct=(90, 99), quiet_job_pct=8.0,
+    ),
+    "memory": MetricBehaviour(
+        level_sigma=0.85, level_sigma_low=0.85, load_loading=0.45, day_sigma=0.26, day_clip=2.5,
+        wander_sigma=0.25, wander_phi=0.98, calendar_strength=0.35, growth_strength=1.15,
+        regime_strength=0.5, job_day_pct=(15, 55), quiet_job_pct=0.0,
+    ),
+    "disk_io": MetricBehaviour(
+        level_sigma=1.1, level_sigma_low=0.7, load_loading=0.8, day_sigma=0.25, day_clip=4.0,
+        wander_sigma=0.16, wander_phi=0.85, calendar_strength=0.8, growth_strength=0.9,
+        regime_strength=0.9, job_day_pct=(30, 85), quiet_job_pct=12.0,
+    ),
+    "network": MetricBehaviour(
+        level_sigma=1.1, level_sigma_low=0.7, load_loading=0.85, day_sigma=0.20, day_clip=4.0,
+        wander_sigma=0.16, wander_phi=0.82, calendar_strength=1.0, growth_strength=1.0,
+        regime_strength=1.0, job_day_pct=(25, 80), quiet_job_pct=8.0,
+    ),
+}  # fmt: skip
 SIMULATED_METRICS: tuple[str, ...] = tuple(METRIC_BEHAVIOUR)
 
 
 def metric_vector(values: dict[str, float]) -> np.ndarray:
     """Per-metric values in simulation order."""
     return np.array([values[m] for m in SIMULATED_METRICS], dtype=float)
+
+
+def behaviour_vector(name: str) -> np.ndarray:
+    """One MetricBehaviour field for every simulated metric, in simulation order."""
+    return np.array([getattr(b, name) for b in METRIC_BEHAVIOUR.values()], dtype=np.float32)
 
 
 def validate_metrics(metrics: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -12,16 +12,15 @@ All arrays are (days, servers, metrics) in SIMULATED_METRICS order.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from capacity_forecaster.generator.archetypes import (
     ARCHETYPES,
-    METRIC_BEHAVIOUR,
     SIMULATED_METRICS,
+    behaviour_vector,
     cholesky,
-    metric_vector,
 )
 from capacity_forecaster.generator.instances import INSTANCE_TYPES, upgrade_for
 from capacity_forecaster.generator.servers import (
@@ -33,8 +32,6 @@ from capacity_forecaster.generator.servers import (
 MONTH_END_DAYS = 3
 QUARTER_END_DAYS = 7
 DAY_NOISE_DF = 3.0  # Student-t degrees of freedom of day noise: rare huge days
-# in unit standard deviations; memory is held near its working set, it does not spike far
-DAY_NOISE_CLIP = metric_vector({"cpu": 4.0, "memory": 2.5, "disk_io": 4.0, "network": 4.0}).astype(np.float32)
 MEMORY_MAX = 0.995
 NOISY_WEEK_FACTOR = 2.5
 REGIME_KEEP, REGIME_SD = 0.4, 0.55  # a move keeps 40 % of the old offset, adds N(0, 0.55)
@@ -70,8 +67,8 @@ class CapacityEvent:
 class World:
     level: np.ndarray  # (T, S, M) float32 expected daily P95, percent of current capacity
     flat: np.ndarray  # (T, S) bool: job or burst day, load flat through the day
-    events: list[CapacityEvent] = field(default_factory=list)
-    regime_days: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # (T, S)
+    events: list[CapacityEvent]
+    moves: np.ndarray  # (T, S) bool: a workload move (level shift) that day
 
 
 def day_calendar(start: dt.date, n_days: int, holidays: set[str]) -> dict[str, np.ndarray]:
@@ -108,13 +105,13 @@ def _calendar_factor(srv: Servers, cal: dict[str, np.ndarray]) -> np.ndarray:
     holiday_drop = np.where(srv.archetype == 3, 0.95, 0.65)  # batch jobs run on holidays
     holiday = np.where(cal["holiday"][:, None], holiday_drop, 1.0)
     factor = weekend * yearly * month_end * quarter_end * holiday  # (T, S)
-    strength = np.array([b.calendar_strength for b in METRIC_BEHAVIOUR.values()], dtype=np.float32)
+    strength = behaviour_vector("calendar_strength")
     return (1 + strength * (factor[:, :, None] - 1)).astype(np.float32)
 
 
 def _growth(srv: Servers, n_days: int) -> np.ndarray:
     years = (np.arange(n_days, dtype=np.float32) / 365.25)[:, None, None]
-    strength = np.array([b.growth_strength for b in METRIC_BEHAVIOUR.values()], dtype=np.float32)
+    strength = behaviour_vector("growth_strength")
     rate = (srv.growth[:, None] * strength).astype(np.float32)
     compound = (1 + rate) ** years
     linear = np.maximum(1 + rate * years, 0.2)
@@ -143,7 +140,8 @@ def _day_noise(srv: Servers, n_days: int, rng: np.random.Generator) -> np.ndarra
     for offset in range(7):
         noisy_week[offset : offset + n_days] += noisy
     scale *= np.where(noisy_week[:n_days] > 0, NOISY_WEEK_FACTOR, 1.0).astype(np.float32)
-    return np.clip(z * scale[:, :, None], -DAY_NOISE_CLIP, DAY_NOISE_CLIP) * srv.day_sigma.astype(np.float32)
+    clip = behaviour_vector("day_clip")
+    return np.clip(z * scale[:, :, None], -clip, clip) * srv.day_sigma.astype(np.float32)
 
 
 def _wander(srv: Servers, n_days: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -152,12 +150,12 @@ def _wander(srv: Servers, n_days: int, rng: np.random.Generator) -> tuple[np.nda
     n = len(srv.ids)
     log = np.empty((n_days, n, len(SIMULATED_METRICS)), dtype=np.float32)
     ar_z = _correlated_normals(rng, srv, n_days)
-    phi = np.array([b.wander_phi for b in METRIC_BEHAVIOUR.values()], dtype=np.float32)
+    phi = behaviour_vector("wander_phi")
     ar_sd = srv.wander_sigma.astype(np.float32)
     innovation = np.sqrt(1 - phi**2)
     moves = rng.random((n_days, n)) < REGIME_SHIFTS_PER_YEAR / 365.25
     shocks = rng.normal(0.0, REGIME_SD, (n_days, n)).astype(np.float32)
-    regime_strength = np.array([b.regime_strength for b in METRIC_BEHAVIOUR.values()], dtype=np.float32)
+    regime_strength = behaviour_vector("regime_strength")
     state = ar_z[0] * ar_sd
     offset = np.zeros(n, dtype=np.float32)
     for d in range(n_days):
@@ -302,4 +300,4 @@ def simulate_world(
         signal = np.minimum(util, 100.0)
         signal[:, MEMORY] = working_set
         operator.observe(d, signal, alive)
-    return World(level=level, flat=flat, events=operator.events, regime_days=moves)
+    return World(level=level, flat=flat, events=operator.events, moves=moves)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capacity_forecaster.generator import output
@@ -165,7 +166,7 @@ def generate_fleet(
     noise_rel = np.stack([metric_vector(ARCHETYPES[a].hourly_noise) for a in srv.archetype]).astype(
         np.float32
     )
-    ids = np.array(srv.ids)
+    ids = pa.array(srv.ids, pa.string())  # taken per day: no string conversion per row
     csv_writer = output.open_seed_csv(seed_csv, schema) if seed_csv else None
     future_p95 = np.full((spec.future_days, len(ids), len(columns)), np.nan)
     future_hours = np.zeros((spec.future_days, len(ids)), dtype=int)
@@ -189,7 +190,8 @@ def generate_fleet(
             date = spec.start + dt.timedelta(days=day)
             is_future = day >= spec.days
             root = truth_root if is_future else raw_root
-            bytes_written += output.write_day(root, date, schema, ts, ids[server_idx], day_values)
+            day_ids = ids.take(server_idx)
+            bytes_written += output.write_day(root, date, schema, ts, day_ids, day_values)
             if is_future:
                 truth_rows += len(ts)
                 future_p95[day - spec.days] = _nan_p95(np.where(mask[:, :, None], values[hours], np.nan))
@@ -197,7 +199,7 @@ def generate_fleet(
             else:
                 metrics_rows += len(ts)
                 if csv_writer is not None:
-                    csv_writer(ts, ids[server_idx], day_values)
+                    csv_writer(ts, day_ids, day_values)
         if progress:
             progress(min(first_day + n_days, spec.total_days), spec.total_days)
     if csv_writer is not None:
@@ -219,7 +221,7 @@ def _write_truth(
     truth_root.mkdir(parents=True, exist_ok=True)
     tables = {
         "server_truth.parquet": output.server_truth_table(
-            spec.start, spec.days, srv, world.events, future_p95, spec.metrics, thresholds
+            spec.start, spec.days, srv, world, future_p95, spec.metrics, thresholds
         ),
         "future_daily_p95.parquet": output.future_daily_table(
             spec.start, spec.days, srv, future_p95, future_hours, spec.metrics

@@ -18,7 +18,7 @@ from capacity_forecaster.generator.archetypes import (
     REGIONS,
     SIMULATED_METRICS,
 )
-from capacity_forecaster.generator.dynamics import CapacityEvent
+from capacity_forecaster.generator.dynamics import CapacityEvent, World
 from capacity_forecaster.generator.instances import INSTANCE_TYPES
 from capacity_forecaster.generator.servers import Servers
 
@@ -33,14 +33,14 @@ def metrics_schema(metrics: tuple[str, ...]) -> pa.Schema:
     )
 
 
-def _metrics_table(schema: pa.Schema, ts: np.ndarray, ids: np.ndarray, values: np.ndarray) -> pa.Table:
-    columns = [pa.array(ts, pa.timestamp("us", tz="UTC")), pa.array(ids, pa.string())]
+def _metrics_table(schema: pa.Schema, ts: np.ndarray, ids: pa.Array, values: np.ndarray) -> pa.Table:
+    columns = [pa.array(ts, pa.timestamp("us", tz="UTC")), ids]
     columns += [pa.array(values[:, i], pa.float32()) for i in range(values.shape[1])]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
 def write_day(
-    root: Path, date: dt.date, schema: pa.Schema, ts: np.ndarray, ids: np.ndarray, values: np.ndarray
+    root: Path, date: dt.date, schema: pa.Schema, ts: np.ndarray, ids: pa.Array, values: np.ndarray
 ) -> int:
     folder = root / "metrics" / f"date={date.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def server_truth_table(
     start: dt.date,
     days: int,
     srv: Servers,
-    events: list[CapacityEvent],
+    world: World,
     future_p95: np.ndarray,
     metrics: tuple[str, ...],
     thresholds: tuple[float, ...],
@@ -152,8 +152,8 @@ def server_truth_table(
     n, k = len(srv.ids), len(metrics)
     idx = [SIMULATED_METRICS.index(m) for m in metrics]
     growth_strength = np.array([METRIC_BEHAVIOUR[m].growth_strength for m in metrics])
-    history = np.bincount([e.server for e in events if e.day < days], minlength=n)
-    future = np.bincount([e.server for e in events if e.day >= days], minlength=n)
+    history = np.bincount([e.server for e in world.events if e.day < days], minlength=n)
+    future = np.bincount([e.server for e in world.events if e.day >= days], minlength=n)
     rep = lambda values: np.repeat(np.asarray(values), k)  # noqa: E731
     series = future_p95.transpose(1, 2, 0).reshape(n * k, -1)  # (S*M, F)
     with np.errstate(invalid="ignore"):
@@ -170,6 +170,8 @@ def server_truth_table(
         "has_memory_creep": rep(srv.creep),
         "bursts_per_year": rep(srv.burst_rate * 365.25),
         "level_p95_at_start": srv.level_p95[:, idx].reshape(-1),
+        "workload_moves_history": rep(world.moves[:days].sum(axis=0)),
+        "workload_moves_future": rep(world.moves[days:].sum(axis=0)),
         "capacity_events_history": rep(history),
         "capacity_events_future": rep(future),
         "future_max_daily_p95": pa.array(peak, pa.float64(), from_pandas=True),

@@ -14,6 +14,7 @@ from capacity_forecaster.generator.archetypes import (
     ENVIRONMENTS,
     METRIC_BEHAVIOUR,
     SIMULATED_METRICS,
+    behaviour_vector,
     metric_vector,
 )
 
@@ -26,11 +27,8 @@ OUTAGES_PER_YEAR = 5.0  # agent outages of hours
 MISSING_SPELLS_PER_YEAR = 1.5  # whole days without data (agent down, host rebuilt)
 ON_OFF_IDLE_FACTOR = 0.35  # job servers idle between jobs
 MEMORY_SOFT_CAP = 70.0
-# Every server runs a job for about an hour in its quiet time, some 12 hours from its peak
-# (backup, log rotation, scans): it shows in the hour-of-day profile, not in the daily P95
-# (a quantile over 24 hours ignores the top one).
-MAINTENANCE_PCT = {"cpu": 8.0, "memory": 0.0, "disk_io": 12.0, "network": 8.0}
 MEMORY_HEAVY_JOBS = 0.3  # share of job servers whose jobs fill memory
+MEMORY_HEAVY_JOB_PCT = (62.0, 80.0)
 
 
 @dataclass
@@ -93,9 +91,8 @@ def draw_servers(n: int, days: int, total_days: int, rng: np.random.Generator) -
     # Levels: lognormal around the archetype median, sharing one load factor across metrics
     # (a busy server is busy on every metric), stratified so small fleets keep the shape.
     behaviour = list(METRIC_BEHAVIOUR.values())
-    sigma = np.array([b.level_sigma for b in behaviour])
-    sigma_low = np.array([b.level_sigma_low for b in behaviour])
-    loading = np.array([b.load_loading for b in behaviour])
+    sigma, sigma_low = behaviour_vector("level_sigma"), behaviour_vector("level_sigma_low")
+    loading = behaviour_vector("load_loading")
     load = stratified_normal(rng, n)
     own = rng.standard_normal((n, len(behaviour)))
     z = loading * load[:, None] + np.sqrt(1 - loading**2) * own
@@ -109,18 +106,15 @@ def draw_servers(n: int, days: int, total_days: int, rng: np.random.Generator) -
     mem = SIMULATED_METRICS.index("memory")
     level[:, mem] = MEMORY_SOFT_CAP * np.tanh(level[:, mem] / MEMORY_SOFT_CAP)
     level = np.clip(level, 0.2, 92.0)
-    on_level = np.empty_like(level)
-    cols = {m: i for i, m in enumerate(SIMULATED_METRICS)}
-    on_level[:, cols["cpu"]] = rng.uniform(90, 99, n)
+    on_level = np.stack([rng.uniform(*b.job_day_pct, n) for b in behaviour], axis=1)
     # most jobs hold modest memory; some (in-memory analytics, caches) fill it on every run
     heavy = exact_share(rng, on_off.astype(int), [0.0, MEMORY_HEAVY_JOBS])
-    on_level[:, cols["memory"]] = np.where(heavy, rng.uniform(62, 80, n), rng.uniform(15, 55, n))
-    on_level[:, cols["disk_io"]] = rng.uniform(30, 85, n)
-    on_level[:, cols["network"]] = rng.uniform(25, 80, n)
+    mem_heavy = rng.uniform(*MEMORY_HEAVY_JOB_PCT, n)
+    on_level[heavy, mem] = mem_heavy[heavy]
 
     noise_scale = rng.lognormal(0.0, 0.35, (n, 1))  # some servers are steadier than others
-    day_sigma = np.array([b.day_sigma for b in behaviour]) * noise_scale
-    wander_sigma = np.array([b.wander_sigma for b in behaviour]) * noise_scale
+    day_sigma = behaviour_vector("day_sigma") * noise_scale
+    wander_sigma = behaviour_vector("wander_sigma") * noise_scale
 
     lo = np.array([a.growth_per_year[0] for a in arch])
     hi = np.array([a.growth_per_year[1] for a in arch])
@@ -166,7 +160,10 @@ def draw_servers(n: int, days: int, total_days: int, rng: np.random.Generator) -
         creep_per_day=rng.uniform(0.004, 0.03, n),
         restart_rate=np.where(creep, 1 / rng.uniform(10, 60, n), 1 / rng.uniform(30, 180, n)),
         maintenance_hour=(np.array([a.peak_hour_utc for a in arch]) + 12 + rng.integers(-3, 4, n)) % 24,
-        maintenance_pct=metric_vector(MAINTENANCE_PCT) * rng.lognormal(0.0, 0.3, (n, len(behaviour))),
+        # a job for about an hour in the quiet time, some 12 hours from the peak (backup, log
+        # rotation, scans): it shows in the hour-of-day profile, not in the daily P95 (a
+        # quantile over 24 hours ignores the top hour)
+        maintenance_pct=behaviour_vector("quiet_job_pct") * rng.lognormal(0.0, 0.3, (n, len(behaviour))),
         first_day=first_day,
         last_day=last_day,
         outages=_outages(n, total_days, rng),
