@@ -59,6 +59,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=cfg["fleet_seed"] if args.seed is None else args.seed,
         future_days=cfg["fleet_future_days"] if args.future_days is None else args.future_days,
         holidays=tuple(cfg["holidays"]),
+        metrics=tuple(cfg["metrics"]),
     )
     started = time.monotonic()
     result = generate_fleet(
