@@ -3,12 +3,12 @@
 Every group function is a module-level function of (pandas frame, plain settings) that calls
 the same package function the local path calls, on the group's own slice of the panel:
 
-| work | groups | package function |
-|---|---|---|
-| baselines | batches of series (archetype for `archetype_pooled`, which pools within it) | `backtest.baseline_forecast` |
-| Prophet | one series | `prophet_model._fit_and_forecast` |
-| random_forest / gradient_boosting fit | one archetype's training rows | `tabular.make_estimator(...).fit` |
-| tree scoring (global_hgb too) | batches of series | `FittedTabular.predict` |
+* baselines: batches of series (archetypes for `archetype_pooled`, which pools within one),
+  `backtest.baseline_forecast`;
+* Prophet: one series per group, `prophet_model._fit_and_forecast`;
+* random_forest / gradient_boosting fits: one archetype's training rows per group,
+  `tabular.make_estimator(...).fit`;
+* tree scoring (global_hgb too): batches of series, `FittedTabular.predict`.
 
 Wire format: one row per series with its keys and daily values up to the origin as an array
 (and the SQL features on only the days the tree models read). Results come back one row per
@@ -19,9 +19,8 @@ sees exactly the rows (and row order) the local fit sees.
 
 from __future__ import annotations
 
-import functools
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +48,17 @@ class PanelContext:
     feature_days: tuple[int, ...] = ()
 
 
+def bind(func: Callable[..., pd.DataFrame], **kwargs: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """func with its keyword arguments fixed, as a plain one-argument function: Spark reads the
+    UDF kind from the arity and annotations, which it cannot resolve through functools.partial
+    or a callable object."""
+
+    def call(frame):  # unannotated on purpose: see the docstring
+        return func(frame, **kwargs)
+
+    return call
+
+
 def series_frame(
     panel: Panel,
     series: np.ndarray,
@@ -70,15 +80,23 @@ def series_frame(
 
 
 def sub_panel(frame: pd.DataFrame, context: PanelContext) -> tuple[Panel, np.ndarray]:
-    """The Panel of a group's series (ordered by series index) and those indexes."""
+    """The Panel of a group's series (ordered by series index) and those indexes; its first
+    len(indexes) columns are those series.
+
+    A lone series gets an empty second column: numpy sums a single column pairwise but the
+    columns of a wider matrix one day at a time, and the two differ in the last bits (a
+    28-day mean by 2e-14), while every wider slice sums exactly like the full panel."""
     frame = frame.sort_values("series")
-    y = np.stack(list(frame["y"]), axis=1).astype(np.float64)
+    pad = 1 if len(frame) == 1 else 0
+    y = np.stack([*frame["y"], *[np.full(len(frame["y"].iloc[0]), np.nan)] * pad], axis=1)
     features = {}
     for name in context.features:
         matrix = np.full(y.shape, np.nan)
-        matrix[list(context.feature_days)] = np.stack(list(frame[f"f_{name}"]), axis=1)
+        matrix[list(context.feature_days), : len(frame)] = np.stack(list(frame[f"f_{name}"]), axis=1)
         features[name] = matrix
-    keys = frame[KEY_COLUMNS].reset_index(drop=True)
+    keys = pd.concat(
+        [frame[KEY_COLUMNS], pd.DataFrame([dict.fromkeys(KEY_COLUMNS, "")] * pad)], ignore_index=True
+    )
     panel = Panel(context.dates[: y.shape[0]], keys, y, features, context.calendar)
     return panel, frame["series"].to_numpy(dtype=np.int64)
 
@@ -109,19 +127,31 @@ def baseline_group(
     from capacity_forecaster.forecasting.backtest import baseline_forecast
 
     panel, series = sub_panel(frame, context)
-    return _rows(series, baseline_forecast(model, panel, origin, horizon, settings))
+    return _rows(series, baseline_forecast(model, panel, origin, horizon, settings)[: series.size])
 
 
 def baselines_on(
     engine: Engine, model: str, panel: Panel, origin: int, horizon: int, settings: Any
 ) -> np.ndarray:
     """(S, H) baseline forecast, computed per batch of series (per archetype when pooled)."""
+    from capacity_forecaster.forecasting.backtest import baseline_forecast
+
     frame = series_frame(panel, np.arange(panel.n_series), origin, PARTITIONS * engine.parallelism)
-    func = functools.partial(
-        baseline_group, context=_context(panel), model=model, origin=origin, horizon=horizon, settings=settings
+    func = bind(
+        baseline_group,
+        context=_context(panel),
+        model=model,
+        origin=origin,
+        horizon=horizon,
+        settings=settings,
     )
     keys = ["archetype"] if model == "archetype_pooled" else ["batch"]
-    return _scatter(engine.map_groups(frame, keys, func, SERIES_OUT), panel.n_series, (horizon,))
+    out = _scatter(engine.map_groups(frame, keys, func, SERIES_OUT), panel.n_series, (horizon,))
+    # Same memory layout as the local function's result (seasonal_naive returns a transpose):
+    # numpy sums a whole array in memory order, so a mean error over it (CV) would otherwise
+    # differ in the last bit.
+    probe = baseline_forecast(model, panel.subset(np.arange(min(2, panel.n_series))), origin, 2, settings)
+    return np.asfortranarray(out) if probe.flags.f_contiguous and not probe.flags.c_contiguous else out
 
 
 # --- Prophet --------------------------------------------------------------------------------
@@ -159,7 +189,7 @@ def prophet_on(
 ) -> np.ndarray:
     """(len(series), 1 + 2L, H), like prophet_model.prophet_forecast: one group per series."""
     frame = series_frame(panel, series, len(ds) - 1)
-    func = functools.partial(
+    func = bind(
         prophet_group,
         ds=ds,
         eoq=eoq,
@@ -207,7 +237,7 @@ def fit_per_archetype(
             for archetype, (x, y) in training.items()
         ]
     )
-    func = functools.partial(fit_group, name=name, params=params, n_jobs=n_jobs, seed=seed)
+    func = bind(fit_group, name=name, params=params, n_jobs=n_jobs, seed=seed)
     result = engine.map_groups(frame, ["archetype"], func, FIT_OUT)
     fitted = {a: pickle.loads(blob) for a, blob in zip(result["archetype"], result["estimator"], strict=True)}
     return {archetype: fitted[archetype] for archetype in training}  # the local fit order
@@ -220,7 +250,7 @@ def predict_group(
 
     panel, series = sub_panel(frame, context)
     yhat = fitted.predict(DesignBuilder(panel, fitted.codes), origin, horizon)
-    return _rows(series, yhat)
+    return _rows(series, yhat[: series.size])
 
 
 def predict_on(engine: Engine, fitted: Any, builder: Any, origin: int, horizon: int) -> np.ndarray:
@@ -231,7 +261,7 @@ def predict_on(engine: Engine, fitted: Any, builder: Any, origin: int, horizon: 
     frame = series_frame(
         panel, np.arange(panel.n_series), origin, PARTITIONS * engine.parallelism, features, days
     )
-    func = functools.partial(
+    func = bind(
         predict_group,
         context=_context(panel, features, days),
         fitted=fitted,
