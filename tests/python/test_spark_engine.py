@@ -8,13 +8,18 @@ workers that import the package, as executors on a cluster would.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, free_port
 from test_forecasting import daily_frame, panel_from, settings
 
 from capacity_forecaster import engines
@@ -68,13 +73,65 @@ def local_results():
     return every_step(fleet(), deterministic("local"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
+def stop_spark_sessions():
+    yield
+    engines.stop_engines()
+
+
+@pytest.fixture
 def spark_engine():
+    """The local[2] session, started once per process (engine_for caches it) and again after the
+    Spark Connect test stopped it."""
     if shutil.which("java") is None:
         pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian openjdk-17-jre-headless)")
-    engine = engines.engine_for(deterministic("spark"))
-    yield engine
+    return engines.engine_for(deterministic("spark"))
+
+
+@pytest.fixture(scope="module")
+def spark_connect_url(tmp_path_factory):
+    """A real Spark Connect server (the one in the PySpark package, local[2]) on a free port."""
+    if shutil.which("java") is None:
+        pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian openjdk-17-jre-headless)")
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    port = free_port()
+    log = tmp_path_factory.mktemp("connect") / "server.log"
+    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
+    command = [
+        str(home / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        MASTER,
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.ui.enabled=false",
+    ]
+    # PySpark refuses a Connect session while a classic one runs in the process.
     engines.stop_engines()
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url, saved = f"sc://127.0.0.1:{port}", dict(os.environ)
+    try:
+        deadline = time.monotonic() + 180
+        while "Spark Connect server started" not in log.read_text():
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "Spark Connect server did not start in 180 s"
+            time.sleep(1)
+        yield url
+    finally:
+        client = engines._ENGINES.pop((url, None), None)
+        if client is not None:
+            client.stop()
+        # A Spark Connect session switches PySpark to Connect mode for the whole process (an
+        # environment variable); later classic sessions need it gone.
+        os.environ.clear()
+        os.environ.update(saved)
+        server.terminate()
+        server.wait(timeout=60)
 
 
 class InProcess(LocalEngine):
@@ -124,6 +181,20 @@ def test_prophet_runs_through_spark(spark_engine):
     width = local_native[:, 3] - local_native[:, 2]  # the 95 % interval
     assert (np.abs(native - local_native) < 0.25 * width[:, None, :]).all()
     assert (native[:, 2] < yhat).all() and (yhat < native[:, 3]).all()
+
+
+@pytest.mark.spark
+def test_spark_connect_scores_identically(spark_connect_url, local_results):
+    """The spark_remote path: a Spark Connect client session, no local JVM in this process;
+    the final fit and scoring give the same forecasts as the local engine."""
+    remote = dataclasses.replace(deterministic("spark"), spark_master=None, spark_remote=spark_connect_url)
+    engine = engines.engine_for(remote)
+    assert isinstance(engine, SparkEngine)
+    assert type(engine.session).__module__.startswith("pyspark.sql.connect")
+    panel = fleet()
+    quiet = lambda _: None  # noqa: E731
+    scored = score(panel, train_final(panel, remote, quiet), remote)
+    pd.testing.assert_frame_equal(local_results["scored"], scored, check_exact=True)
 
 
 def test_local_engine_keeps_the_local_path():
