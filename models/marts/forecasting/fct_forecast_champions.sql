@@ -42,7 +42,7 @@ ranked as (
         *,
         row_number() over (
             partition by archetype, metric, horizon_bucket
-            order by is_eligible desc, mae_ratio_vs_moving_average, model
+            order by is_eligible desc, mae_ratio_vs_moving_average asc, model asc
         ) as rank_in_group
     from validation
 
@@ -67,8 +67,10 @@ final as (
             '%s: validation MAE %.3f x the 28-day mean''s over %d forecasts on %d servers '
             || '(a challenger needs <= %.2f on >= %d servers; runner-up %s %.3f); '
             || 'test MAE %.2f pts vs 28-day mean %.2f pts',
-            case when champion.model = 'moving_average' then 'no challenger beat the 28-day mean'
-                else 'beat the 28-day mean' end,
+            case
+                when champion.model = 'moving_average' then 'no challenger beat the 28-day mean'
+                else 'beat the 28-day mean'
+            end,
             champion.mae_ratio_vs_moving_average, champion.n_forecasts, champion.n_servers,
             1 - {{ var('champion_min_gain') }}, {{ var('champion_min_servers') }},
             coalesce(runner_up.model, 'none'), coalesce(runner_up.mae_ratio_vs_moving_average, 0),
