@@ -25,6 +25,7 @@ from capacity_forecaster.forecasting.panel import Panel
 from capacity_forecaster.risk.features import (
     CATEGORICAL,
     FEATURES,
+    LOOKBACK_DAYS,
     SeriesState,
     feature_rows,
     monotone_constraints,
@@ -65,7 +66,8 @@ class PanelView:
 
     def state(self, origin: int) -> SeriesState:
         next_day = self.panel.dates[origin] + pd.Timedelta(days=1)
-        to_quarter_end = int(self.panel.calendar["days_to_quarter_end"].get(next_day, 90))
+        # beyond the calendar: assume a whole quarter to go (the window then holds no quarter end)
+        to_quarter_end = int(self.panel.calendar["days_to_quarter_end"].get(next_day, LOOKBACK_DAYS))
         return series_state(self.panel.y, origin, to_quarter_end)
 
     def live(self, origin: int) -> np.ndarray:
