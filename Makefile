@@ -25,7 +25,7 @@ test: $(STAMP) system-deps
 # Prometheus + promtool (the Prometheus import test) and a Java runtime (PySpark's local-mode
 # JVM, test_spark_engine). CI (CI=true, root) installs what is missing; elsewhere those tests
 # skip with a clear reason when a binary is absent.
-SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus java:openjdk-17-jre-headless
+SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus java:default-jre-headless
 
 system-deps:
 	@if [ "$$CI" = "true" ]; then \

@@ -160,9 +160,10 @@ def run_child(database: Path, engine: str, families: list[str], out_dir: Path) -
 
 def compare(out_dir: Path, family: str) -> dict:
     """Local vs Spark forecasts of one family: identical, or how far apart. Expected apart:
-    Prophet (its intervals sample from numpy's unseeded global state) and, with forecast_n_jobs
-    > 1, random_forest (scikit-learn sums its trees in thread-completion order: last-bit
-    differences, as between two local runs; README "Forecasting at scale: Spark")."""
+    Prophet (its intervals sample from numpy's unseeded global state) and, with
+    forecast_n_jobs > 1, random_forest (scikit-learn sums its trees' predictions in
+    thread-completion order: last-bit differences, as between two local runs; README
+    "Forecasting at scale: Spark")."""
     import numpy as np
     import pandas as pd
 

@@ -84,7 +84,7 @@ def spark_engine():
     """The local[2] session, started once per process (engine_for caches it) and again after the
     Spark Connect test stopped it."""
     if shutil.which("java") is None:
-        pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian openjdk-17-jre-headless)")
+        pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian default-jre-headless)")
     return engines.engine_for(deterministic("spark"))
 
 
@@ -92,7 +92,7 @@ def spark_engine():
 def spark_connect_url(tmp_path_factory):
     """A real Spark Connect server (the one in the PySpark package, local[2]) on a free port."""
     if shutil.which("java") is None:
-        pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian openjdk-17-jre-headless)")
+        pytest.skip("no `java` on PATH: `make test` installs a JRE (Debian default-jre-headless)")
     import pyspark
 
     home = Path(pyspark.__file__).parent
