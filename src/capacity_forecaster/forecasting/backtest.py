@@ -328,7 +328,7 @@ def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log
 @dataclass
 class TrainedModels:
     tabular: dict[str, FittedTabular]
-    prophet: dict[str, np.ndarray]  # "yhat" (S, H) and "native" (S, 2L, H), fitted at the origin
+    prophet: dict[str, np.ndarray | None]  # "yhat" (S, H) and "native" (S, 2L, H), fitted at the origin
     origin: int
     fit_seconds: dict[str, float]
 
@@ -364,7 +364,9 @@ def score(panel: Panel, trained: TrainedModels, settings: ForecastSettings) -> p
         if model in trained.tabular:
             yhat = trained.tabular[model].predict(builder, origin, horizon, engine_for(settings))
         elif model == "prophet":
-            yhat, native = trained.prophet["yhat"], trained.prophet["native"]
+            fitted, native = trained.prophet["yhat"], trained.prophet["native"]
+            assert fitted is not None  # train_final always stores Prophet's point forecast
+            yhat = fitted
         else:
             yhat, _ = local_forecast(model, panel, origin, horizon, settings)
         frames.append(_long(panel, model, origin, yhat, native, settings.interval_levels, False))

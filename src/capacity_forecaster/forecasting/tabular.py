@@ -268,6 +268,6 @@ def fit_tabular(
                 training[archetype] = (x, y)
             rows += y.size
         estimators = fit_per_archetype(name, params, training, settings)
-    return FittedTabular(
-        name, estimators, train_end, rows, time.perf_counter() - started, params, builder.codes
-    )
+    codes = builder.codes
+    assert codes is not None  # a DesignBuilder fixes its category codes when it is made
+    return FittedTabular(name, estimators, train_end, rows, time.perf_counter() - started, params, codes)
