@@ -4,8 +4,8 @@ select
     model,
     scopes,
     params_json,
-    artifact_path,
-    artifact_sha256,
+    cast(artifact_path as varchar) as artifact_path,  -- NULL for every model without an artifact
+    cast(artifact_sha256 as varchar) as artifact_sha256,
     series_count,
     rows_used,
     fit_seconds,
