@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from conftest import WAREHOUSE_ONLY, capfc, isolated_env
 
@@ -442,3 +443,24 @@ def test_a_bare_unit_applies_to_every_mapped_metric(tmp_path):
                  "--raw-root", str(tmp_path / "raw"))  # fmt: skip
     assert "cpu percent" in done.stdout and "read as fractions" not in done.stdout
     assert read_contract(tmp_path / "raw").cpu_p95.tolist() == [0.5]  # not x100: declared percent
+
+
+@pytest.mark.dbt
+def test_a_backfill_of_older_data_is_not_quarantined_as_before_commissioning(tmp_path):
+    """An import does not invent a commissioned_date: importing March, then January for the same
+    hosts, keeps January (the first imported day is not the day the server entered service)."""
+    raw = tmp_path / "raw"
+    for name, start in (("march.csv", "2024-03-04"), ("january.csv", "2024-01-08")):
+        datadog_like_wide(tmp_path / name, days=7, hosts=("web-01",), start=start)
+        capfc("import", "csv", str(tmp_path / name), *WIDE_ARGS, "--raw-root", str(raw))
+    inventory = pq.read_table(raw / "inventory" / "servers.parquet").to_pylist()
+    assert [(r["server_id"], r["commissioned_date"]) for r in inventory] == [("web-01", None)]
+    capfc("--vars", "{eda_pattern_severity: warn}", "build", "--raw-root", str(raw), *WAREHOUSE_ONLY,
+          env=isolated_env(tmp_path))  # fmt: skip
+    with duckdb.connect(str(tmp_path / "warehouse" / "capacity_forecaster.duckdb"), read_only=True) as con:
+        reasons = con.sql(
+            "select distinct quarantine_reason from main_marts.fct_quarantined_measurements"
+        ).fetchall()
+        first_day = con.sql("select min(metric_date) from main_marts.fct_server_daily_metrics").fetchone()[0]
+    assert "before_commissioning" not in {r for (r,) in reasons}
+    assert str(first_day) <= "2024-01-09"  # January is in (local midnight in Berlin is 23:00 UTC)

@@ -268,7 +268,6 @@ def import_prometheus(
     name = request_output_name("prometheus", client.base, selector, first, last, capacity)
     written = write_hourly(con, "hourly", out_root, name, contract_metrics)
     instances = sorted(data.server_id.unique())
-    first_hours = data.groupby("server_id").hour_s.min()
     added = merge_inventory(
         out_root,
         [
@@ -278,7 +277,6 @@ def import_prometheus(
                 "vcpus": int(vcpus[instance]) if instance in vcpus else None,
                 "memory_gb": round(memory[instance] / 1024**3) if instance in memory else None,
                 "network_mbps": speed[instance] * 8 / 1e6 if instance in speed else None,
-                "commissioned_date": dt.datetime.fromtimestamp(int(first_hours[instance]), dt.UTC).date(),
             }
             for instance in instances
         ],

@@ -664,9 +664,10 @@ def import_file(
         "select server_id, cast(min(hour) as date) from hourly "
         "where hour is not null and server_id is not null group by 1 order by 1"
     ).fetchall()
+    # No commissioned_date: the first imported day is not the day a server entered service, and
+    # a later backfill of older data would be quarantined before it (max_history_days bounds it).
     added = merge_inventory(
-        out_root,
-        [{"server_id": s, "archetype": options.archetype, "commissioned_date": d} for s, d in first_days],
+        out_root, [{"server_id": s, "archetype": options.archetype} for s, _ in first_days]
     )
     totals_query = con.sql(
         f"""select sum(rows_read), sum(rows_outside), sum(duplicates), sum(ambiguous), sum(nonexistent),
