@@ -73,7 +73,8 @@
         'capacity_sizing_percentile': {'kind': 'int', 'min': 50, 'max': 99},
         'max_train_rows_risk': {'kind': 'int', 'min': 1000, 'max': 1000000000},
         'horizon_bucket_ends': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
-        'champion_min_forecasts': {'kind': 'int', 'min': 0, 'max': 1000000000},
+        'champion_min_gain': {'kind': 'number', 'min': 0, 'max': 0.9},
+        'champion_min_servers': {'kind': 'int', 'min': 1, 'max': 1000000},
     } -%}
     {#- left op right; a list var is compared by its largest item. -#}
     {%- set checks = [

@@ -1,7 +1,10 @@
--- Champion model per archetype x metric x horizon bucket: the lowest validation MAE relative
--- to the 28-day mean (moving_average) on the same forecasts. The 28-day mean competes too
--- (ratio 1), so a model that does not beat it is never used; ties and thin evidence
--- (fewer than var champion_min_forecasts validation forecasts) go to the simpler baseline.
+-- Champion model per archetype x metric x horizon bucket, chosen on the validation split
+-- against the 28-day mean (moving_average), the model of record when nothing beats it:
+--   * a challenger must beat it by var champion_min_gain (relative MAE on the same
+--     forecasts): small validation wins on a few origins do not survive the next month;
+--   * on evidence from at least var champion_min_servers servers (or every server of the
+--     group, if fewer): Prophet, backtested on a sample, cannot win on four servers;
+--   * the lowest ratio among those wins; otherwise the 28-day mean stays.
 -- Accuracy is then reported on the later test split, which played no part in the choice.
 with
 
@@ -16,20 +19,32 @@ metrics as (
 validation as (
 
     select
+        metrics.*,
+        metrics.model = 'moving_average'
+        or (
+            metrics.n_servers >= least({{ var('champion_min_servers') }}, reference.n_servers)
+            and metrics.mae_ratio_vs_moving_average <= 1 - {{ var('champion_min_gain') }}
+        ) as is_eligible
+    from metrics
+    inner join metrics as reference
+        on metrics.archetype = reference.archetype
+        and metrics.metric = reference.metric
+        and metrics.horizon_bucket = reference.horizon_bucket
+        and reference.split = 'validation'
+        and reference.model = 'moving_average'
+    where metrics.split = 'validation'
+
+),
+
+ranked as (
+
+    select
         *,
         row_number() over (
             partition by archetype, metric, horizon_bucket
-            order by
-                case
-                    when model = 'moving_average' then 1.0
-                    when n_forecasts < {{ var('champion_min_forecasts') }} then null
-                    else mae_ratio_vs_moving_average
-                end nulls last,
-                model <> 'moving_average',
-                model
+            order by is_eligible desc, mae_ratio_vs_moving_average asc, model asc
         ) as rank_in_group
-    from metrics
-    where split = 'validation'
+    from validation
 
 ),
 
@@ -49,9 +64,15 @@ final as (
         champion.model as champion_model,
         runner_up.model as runner_up_model,
         printf(
-            'lowest validation MAE vs the 28-day mean: %.3f over %d forecasts (runner-up %s %.3f); '
+            '%s: validation MAE %.3f x the 28-day mean''s over %d forecasts on %d servers '
+            || '(a challenger needs <= %.2f on >= %d servers; runner-up %s %.3f); '
             || 'test MAE %.2f pts vs 28-day mean %.2f pts',
-            champion.mae_ratio_vs_moving_average, champion.n_forecasts,
+            case
+                when champion.model = 'moving_average' then 'no challenger beat the 28-day mean'
+                else 'beat the 28-day mean'
+            end,
+            champion.mae_ratio_vs_moving_average, champion.n_forecasts, champion.n_servers,
+            1 - {{ var('champion_min_gain') }}, {{ var('champion_min_servers') }},
             coalesce(runner_up.model, 'none'), coalesce(runner_up.mae_ratio_vs_moving_average, 0),
             coalesce(test.mae_pct, 0), coalesce(test.moving_average_mae_pct, 0)
         ) as selection_reason,
@@ -67,8 +88,8 @@ final as (
         test.coverage_95 as test_coverage_95,
         test.n_forecasts as n_test_forecasts
 
-    from validation as champion
-    left join validation as runner_up
+    from ranked as champion
+    left join ranked as runner_up
         on champion.archetype = runner_up.archetype
         and champion.metric = runner_up.metric
         and champion.horizon_bucket = runner_up.horizon_bucket
