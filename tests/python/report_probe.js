@@ -19,6 +19,13 @@ window.addEventListener('load', function () {
     out.charts = Array.prototype.map.call(
       document.querySelectorAll('figure.at-risk-chart'),
       function (f) { return [f.getAttribute('data-server'), f.getAttribute('data-metric')]; });
+    // The first column (server) of the at-risk tables as the reader sees it, before any sort.
+    out.table_servers = {};
+    ['breaching-now-table', 'will-breach-table'].forEach(function (id) {
+      var t = document.getElementById(id);
+      out.table_servers[id] = t ? Array.prototype.map.call(
+        t.tBodies[0].rows, function (r) { return r.cells[0].textContent.trim(); }) : [];
+    });
     out.sections = Array.prototype.map.call(document.querySelectorAll('h2[id]'), function (h) { return h.id; });
 
     // Sort every sortable table by a real click on a header, both directions, and filter it.

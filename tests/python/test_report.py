@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from html import unescape as html_unescape
 from pathlib import Path
 
 import duckdb
@@ -130,6 +131,28 @@ def test_at_risk_sections_are_separate_and_sorted(report, hostile):
         table = html.split('id="breaching-now-table"')[1].split("</table>")[0]
         assert table.split("<tbody>")[1].count("<tr>") == len(now)
         assert "will-breach-table" not in table
+
+
+def test_will_breach_rows_show_the_30_day_probability(report, hostile):
+    """Each will-breach row carries P(breach) of the shorter window from fct_server_risk."""
+    html = report.index.read_text()
+    with duckdb.connect(str(hostile), read_only=True) as con:
+        expected = dict(
+            con.sql(
+                "select server_id, p_breach_high from main_marts.fct_server_risk where window_days = 30"
+            ).fetchall()
+        )
+    if 'id="will-breach-table"' not in html:
+        pytest.skip("no server will breach in this fleet")
+    assert "P(breach) 30 d</th>" in html
+    body = html.split('id="will-breach-table"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    rows = [r for r in body.split("<tr>") if "<td" in r]
+    assert rows
+    for row in rows:
+        server = html_unescape(re.search(r'<td class="nowrap">([^<]*)</td>', row).group(1))
+        sorts = re.findall(r'data-sort="([^"]*)"', row)
+        p30 = expected[server]
+        assert (sorts[4] == "") if p30 is None else abs(float(sorts[4]) - p30) < 1e-9, (server, sorts)
 
 
 def test_values_from_data_are_escaped(report):
@@ -351,6 +374,22 @@ def test_report_in_headless_chromium(report, hostile, tmp_path):
     assert not probe["errors"], probe["errors"]
     assert probe["min_svg_font_px"] >= 11, probe["min_svg_font_px"]
     drawn = {server for server, _ in probe["charts"]}
+    with duckdb.connect(str(hostile), read_only=True) as con:
+        now, soon = (
+            [
+                s
+                for (s,) in con.sql(
+                    f"select server_id from main_marts.fct_server_summary where {w}"
+                ).fetchall()
+            ]
+            for w in (
+                "breaching_since_date is not null",
+                "breaching_since_date is null and first_likely_breach_date is not null",
+            )
+        )
+    listed = probe["table_servers"]
+    assert sorted(listed["breaching-now-table"]) == sorted(now)  # exactly the mart's servers
+    assert sorted(listed["will-breach-table"]) == sorted(soon)
     assert drawn == at_risk_servers(hostile)  # decoded by the browser: the real names
     sections = ("summary", "changes", "breaching-now", "will-breach", "capacity", "quarterly", "calibration")
     for section in sections:

@@ -215,6 +215,7 @@ def _context(marts: data.Marts, generated_at: dt.datetime) -> dict[str, Any]:
         "add": _capacity_totals([*breaching, *soon]),
     }
     soon_30 = [r for r in soon if r.days_to_breach is not None and r.days_to_breach <= 30]
+    short = min(windows) if windows and min(windows) < window else None
     reach = data.forecast_reach(marts)
     horizon_note = None
     if reach is not None and windows and reach < max(windows):
@@ -232,6 +233,8 @@ def _context(marts: data.Marts, generated_at: dt.datetime) -> dict[str, Any]:
         "breaching": breaching,
         "soon": soon,
         "soon_30": soon_30,
+        "short_window": short,
+        "short_risk": data.short_window_risk(marts, short) if short else {},
         "charts": charts,
         "chart_count": sum(len(c) for c in charts.values()),
         "changes": data.changes(marts, window),

@@ -256,6 +256,21 @@ def split_at_risk(rows: list[ServerRow]) -> tuple[list[ServerRow], list[ServerRo
     return now, soon
 
 
+def short_window_risk(marts: Marts, window: int) -> dict[str, dict[str, Any]]:
+    """Per server, the shorter window's view (fct_server_risk): P(breach) of its driving metric
+    and whether it is flagged within that window, so the 90-day table also answers "within 30
+    days, how likely?"."""
+    if not marts.has("fct_server_risk"):
+        return {}
+    rows = marts.rows(
+        f"""
+        select server_id, p_breach_high, risk_state, first_likely_breach_date
+        from {SCHEMA}.fct_server_risk where window_days = ?""",
+        [window],
+    )
+    return {r["server_id"]: r for r in rows}
+
+
 def chart_series(marts: Marts, window: int) -> dict[tuple[str, str], dict[str, Any]]:
     """History, champion forecast and thresholds for every at-risk server x metric, in three
     bulk queries (one chart each, however many there are)."""
