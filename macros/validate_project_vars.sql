@@ -43,6 +43,7 @@
         'feature_lags': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'rolling_windows': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'quarter_end_window_days': {'kind': 'int', 'min': 0, 'max': 31},
+        'hourly_profile_days': {'kind': 'int', 'min': 1, 'max': 366},
         'business_hours_start': {'kind': 'int', 'min': 0, 'max': 23},
         'business_hours_end': {'kind': 'int', 'min': 1, 'max': 24},
         'holidays': {'kind': 'list', 'item': 'pattern', 'min_items': 0, 'what': 'MM-DD days',
