@@ -144,7 +144,7 @@ def test_will_breach_rows_show_the_30_day_probability(report, hostile):
         )
     if 'id="will-breach-table"' not in html:
         pytest.skip("no server will breach in this fleet")
-    assert "P(breach) 30 d</th>" in html
+    assert "P 30 d</th>" in html
     body = html.split('id="will-breach-table"')[1].split("<tbody>")[1].split("</tbody>")[0]
     rows = [r for r in body.split("<tr>") if "<td" in r]
     assert rows
