@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from capacity_forecaster.frames import to_pandas
+from capacity_forecaster.frames import TableLike, to_pandas
 
 MAX_K = 8
 SCHEMA = pa.schema(
@@ -120,7 +120,12 @@ def _unsized(info: pd.DataFrame, profiles: pd.DataFrame, members: list[str]) -> 
 
 
 def consolidation_groups(
-    server_risk, hourly_profiles, servers, ceiling_pct: float, window_days: int, seed: int
+    server_risk: TableLike,
+    hourly_profiles: TableLike,
+    servers: TableLike,
+    ceiling_pct: float,
+    window_days: int,
+    seed: int,
 ) -> pa.Table:
     """One row per underutilized server (risk class over `window_days`): its K-Means group,
     the group's sizing against `ceiling_pct` (NULL when any member's size is unknown) and a

@@ -3,13 +3,17 @@ readers depending on how the model reads its refs; the package's entry points ac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeAlias
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
+# What a Python model's dbt.ref(...) gives (a relation), or what it converts it to.
+TableLike: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader | pd.DataFrame
 
-def to_pandas(table: Any) -> pd.DataFrame:
+
+def to_pandas(table: TableLike) -> pd.DataFrame:
     """A DataFrame from an Arrow table/reader (DuckDB `.arrow()`), a relation or a DataFrame."""
     if isinstance(table, pd.DataFrame):
         return table

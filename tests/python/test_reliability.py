@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import BIN, PROJECT_DIR, WAREHOUSE_ONLY, capfc, isolated_env
+from conftest import BIN, PROJECT_DIR, PROJECT_VARS, WAREHOUSE_ONLY, capfc, isolated_env
 
 from capacity_forecaster.s3_push import CHECKSUM_KEY, PushError, push_dataset
 
@@ -694,3 +695,48 @@ def test_user_errors_are_one_line_with_exit_2(case, export_csv, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and lines[0].startswith("capfc") and message in lines[0], done.stderr
+
+
+# --- issue 14, class 5: every model toggle builds ----------------------------------------------
+
+CHALLENGERS = ("seasonal_naive", "last_value", "prophet", "random_forest", "gradient_boosting", "global_hgb")
+
+
+def test_every_model_toggle_builds_and_every_series_keeps_a_forecast(small_fleet, tmp_path):
+    """Every challenger switched off at once (Prophet off broke the build once): the marts build
+    from the 28-day mean alone, and every live series still has a champion forecast and risk."""
+    disabled = CHALLENGERS
+    models = {
+        name: {**params, "enabled": params.get("enabled", False) and name not in disabled}
+        for name, params in PROJECT_VARS["forecast_models"].items()
+    }
+    raw = tmp_path / "raw"
+    shutil.copytree(small_fleet.raw, raw)
+    capfc("--vars", json.dumps({"forecast_models": models}), "build", "--raw-root", str(raw),
+          env=isolated_env(tmp_path))  # fmt: skip
+    enabled = {name for name, params in models.items() if params["enabled"]}
+    with duckdb.connect(str(tmp_path / "warehouse" / "capacity_forecaster.duckdb"), read_only=True) as con:
+        backtested = {
+            m for (m,) in con.sql("select distinct model from main_marts.fct_backtest_metrics").fetchall()
+        }
+        registered = {
+            m for (m,) in con.sql("select distinct model from main_marts.fct_model_registry").fetchall()
+        }
+        champions = {
+            m
+            for (m,) in con.sql(
+                "select distinct champion_model from main_marts.fct_forecast_champions"
+            ).fetchall()
+        }
+        missing = con.sql("""
+            select count(*) from main_marts.dim_servers s
+            cross join (select distinct metric from main_marts.fct_forecasts) m
+            where not s.is_decommissioned and not exists (
+                select 1 from main_marts.fct_forecasts f
+                where f.server_id = s.server_id and f.metric = m.metric and f.is_champion)
+        """).fetchone()[0]
+        risk_rows = con.sql("select count(*) from main_marts.fct_capacity_risk").fetchone()[0]
+    assert backtested == enabled | {"archetype_pooled"}
+    assert registered == enabled
+    assert champions <= enabled and "moving_average" in enabled
+    assert missing == 0 and risk_rows > 0
