@@ -12,7 +12,7 @@ select
         / avg(daily.p95_pct) filter (where not calendar.is_month_end), 3
     ) as month_end_uplift_ratio
 from {{ ref('fct_server_daily_metrics') }} as daily
-inner join {{ ref('int_calendar_days_generated') }} as calendar
+inner join {{ ref('dim_dates') }} as calendar
     on daily.metric_date = calendar.calendar_date
 group by all
 order by quarter_end_uplift_ratio desc

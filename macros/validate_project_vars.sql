@@ -76,6 +76,7 @@
         'risk_windows': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'breach_probability_cutoff': {'kind': 'number', 'min': 0.01, 'max': 0.99},
         'underutilized_max_probability': {'kind': 'number', 'min': 0, 'max': 1},
+        'capacity_sizing_percentile': {'kind': 'int', 'min': 50, 'max': 99},
         'max_train_rows_risk': {'kind': 'int', 'min': 1000, 'max': 1000000000},
         'horizon_bucket_ends': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'champion_min_gain': {'kind': 'number', 'min': 0, 'max': 0.9},

@@ -343,7 +343,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ConfigError(f"{database} is not a DuckDB warehouse file")
     out = Path(args.out) if args.out else warehouse_dir(project_dir) / "report"
     result = render_report(database, out)
-    print(f"report: {result.index} and {result.eda} ({result.seconds:.1f}s)")
+    print(
+        f"report: {result.index} and {result.eda} ({result.at_risk_servers} at-risk servers, "
+        f"{result.charts} charts, {result.seconds:.1f}s)"
+    )
     return 0
 
 
