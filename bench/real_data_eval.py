@@ -46,23 +46,24 @@ FUTURE_DAYS = 30
 THRESHOLD = 80.0
 SCORED_METRICS = ("cpu", "memory")
 # Capacities for the two metrics the source has no capacity for (also given to the import).
-DISK_CAPACITY = "200MB/s"
+DISK_CAPACITY = "500MB/s"
 NETWORK_CAPACITY = "1Gbit/s"
 BUCKETS = ((1, 7, "01-07"), (8, 30, "08-30"))
 
 
 def import_command(data: Path, raw: Path) -> list[str]:
-    """The one command that imports the history from the raw columns."""
+    """The one command that imports the history from the raw columns (README "Real data in")."""
     return [
         str(BIN / "capfc"), "import", "parquet", str(data), "--raw-root", str(raw), "--layout", "wide",
-        "--server-column", "vm_id", "--timestamp-column", "timestamp_s", "--timestamp-format", "epoch_s",
-        "--end", CUTOFF.strftime("%Y-%m-%dT%H:%M:%S"),
-        "--metric", "cpu=cpu_usage_mhz", "--capacity", "cpu=column:cpu_capacity_mhz",
-        "--metric", "memory=memory_usage_kb", "--capacity", "memory=column:memory_capacity_kb",
+        "--timestamp-column", "timestamp_s", "--timestamp-format", "epoch-s", "--server-column", "vm_id",
+        "--metric", "cpu=cpu_usage_mhz", "--unit", "cpu=MHz", "--capacity", "cpu=cpu_capacity_mhz",
+        "--metric", "memory=memory_usage_kb", "--unit", "memory=KB",
+        "--capacity", "memory=memory_capacity_kb",
         "--metric", "disk_io=disk_read_kbps+disk_write_kbps", "--unit", "disk_io=KB/s",
         "--capacity", f"disk_io={DISK_CAPACITY}",
         "--metric", "network=network_rx_kbps+network_tx_kbps", "--unit", "network=KB/s",
         "--capacity", f"network={NETWORK_CAPACITY}",
+        "--end", CUTOFF.strftime("%Y-%m-%d"),
     ]  # fmt: skip
 
 

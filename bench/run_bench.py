@@ -111,8 +111,9 @@ def dbt_run(work: Path, raw: Path, full_refresh: bool) -> dict:
 PANDAS_SCRIPT = """
 import sys, json
 from pathlib import Path
+sys.path.insert(0, str(Path(sys.argv[2]) / "tests" / "python"))  # the reference lives beside its tests
 from capacity_forecaster.config import load_vars
-from capacity_forecaster.pandas_reference import daily_from_raw, features_from_daily
+from pandas_reference import daily_from_raw, features_from_daily
 cfg = load_vars(Path(sys.argv[2]))
 daily = daily_from_raw(Path(sys.argv[1]), cfg["min_daily_coverage"])
 features = features_from_daily(daily, cfg["feature_lags"], cfg["rolling_windows"])

@@ -43,6 +43,7 @@
         'feature_lags': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'rolling_windows': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'quarter_end_window_days': {'kind': 'int', 'min': 0, 'max': 31},
+        'hourly_profile_days': {'kind': 'int', 'min': 1, 'max': 366},
         'business_hours_start': {'kind': 'int', 'min': 0, 'max': 23},
         'business_hours_end': {'kind': 'int', 'min': 1, 'max': 24},
         'holidays': {'kind': 'list', 'item': 'pattern', 'min_items': 0, 'what': 'MM-DD days',
@@ -72,8 +73,8 @@
         'underutilized_max_probability': {'kind': 'number', 'min': 0, 'max': 1},
         'max_train_rows_risk': {'kind': 'int', 'min': 1000, 'max': 1000000000},
         'horizon_bucket_ends': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
-        'champion_min_forecasts': {'kind': 'int', 'min': 0, 'max': 1000000000},
-        'champion_min_gain': {'kind': 'number', 'min': 0, 'max': 0.99},
+        'champion_min_gain': {'kind': 'number', 'min': 0, 'max': 0.9},
+        'champion_min_servers': {'kind': 'int', 'min': 1, 'max': 1000000},
         'archive_daily_horizon_days': {'kind': 'int', 'min': 1, 'max': 366},
 
         'retrain_every_days': {'kind': 'int', 'min': 1, 'max': 366},

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from capacity_forecaster.forecasting.panel import to_pandas
+from capacity_forecaster.frames import to_pandas
 
 MAX_K = 8
 SCHEMA = pa.schema(

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import PROJECT_DIR
+from pandas_reference import calendar_frame, daily_from_raw, features_from_daily
 
 from capacity_forecaster.config import load_vars
-from capacity_forecaster.pandas_reference import calendar_frame, daily_from_raw, features_from_daily
 
 pytestmark = pytest.mark.dbt
 

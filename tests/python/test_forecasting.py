@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pandas_reference import calendar_frame, features_from_daily
 
 from capacity_forecaster.config import ConfigError
 from capacity_forecaster.forecasting import baselines
@@ -21,7 +22,6 @@ from capacity_forecaster.forecasting.intervals import leave_one_origin_out
 from capacity_forecaster.forecasting.panel import build_panel
 from capacity_forecaster.forecasting.settings import ForecastSettings
 from capacity_forecaster.forecasting.tabular import DesignBuilder, fit_tabular
-from capacity_forecaster.pandas_reference import calendar_frame, features_from_daily
 
 LAGS, WINDOWS = [1, 7, 30], [7, 14, 30]
 START = pd.Timestamp("2023-01-02")  # a Monday

@@ -68,6 +68,17 @@ def hostile_build(small_fleet, tmp_path_factory):
     day = small_fleet.spec.start + dt.timedelta(days=small_fleet.spec.days)  # a day with no data
     part = raw / "metrics" / f"date={day}"
     files = {}
+    # Servers are picked by their service dates, not by id, so a generator change cannot move
+    # a case onto a server that has left service.
+    servers = pq.read_table(raw / "inventory" / "servers.parquet").to_pylist()
+    in_service = [
+        s["server_id"]
+        for s in servers
+        if s["decommissioned_date"] is None and s["server_id"] not in ("srv-0001", "srv-0002", "srv-0003")
+    ]
+    retired = [s["server_id"] for s in servers if s["decommissioned_date"] is not None]
+    assert in_service and retired, "the small fleet needs a server in service and a retired one"
+    typed_server, retired_server = in_service[0], retired[0]
 
     def land(name: str, columns: dict, schema: dict | None = None) -> None:
         write(part / name, columns, schema)
@@ -117,7 +128,7 @@ def hostile_build(small_fleet, tmp_path_factory):
         base,
     )
     land("duplicates.parquet", rows_to_columns([row(t) for t in hours(day, 15, 15)]), base)
-    # A metric column of another type in one file each (srv-0004, an hour per file): each file
+    # A metric column of another type in one file each (one server, an hour per file): each file
     # is cast from its own type, so none of them changes any other file's values.
     typed = {
         "list_metric.parquet": pa.array([[50.0], [60.0]], pa.list_(pa.float64())),
@@ -132,14 +143,16 @@ def hostile_build(small_fleet, tmp_path_factory):
         land(
             name,
             {
-                **rows_to_columns([row(t, server="srv-0004") for t in hours(day, 2 * hour, 2 * hour + 1)]),
+                **rows_to_columns([row(t, server=typed_server) for t in hours(day, 2 * hour, 2 * hour + 1)]),
                 "cpu_p95": column,
             },
             base,
         )
-    # Service dates (inventory): srv-0001 was commissioned 2024-02-09, srv-0015 decommissioned
-    # 2024-04-28; srv-imported (added below) has no commissioned_date.
-    land("after_decommissioning.parquet", rows_to_columns([row(hours(day, 0)[0], server="srv-0015")]), base)
+    # Service dates (inventory): every server was commissioned after the epoch, the retired one
+    # has a decommissioned_date before `day`; srv-imported (added below) has no commissioned_date.
+    land(
+        "after_decommissioning.parquet", rows_to_columns([row(hours(day, 0)[0], server=retired_server)]), base
+    )
     land(
         "no_commissioned_date.parquet", rows_to_columns([row(hours(day, 0)[0], server="srv-imported")]), base
     )
@@ -449,7 +462,8 @@ def _project_with_seed(tmp_path, seed_csv: str):
 def test_bad_threshold_seed_fails_before_any_risk_model(small_fleet, tmp_path):
     header = "archetype,metric,high_risk_threshold,very_high_risk_threshold,underutilized_threshold,reason\n"
     shipped = (PROJECT_DIR / "seeds" / "risk_threshold_overrides.csv").read_text()
-    select = ("--select", "stg_raw__servers", "risk_threshold_overrides+", "--exclude", "path:python_models+")
+    # The seed, its test and the model that resolves it (dbt skips that model when the test fails).
+    select = ("--select", "stg_raw__servers", "risk_threshold_overrides", "int_risk_thresholds_resolved")
     raw = ("--vars", f"{{raw_root: '{small_fleet.raw}'}}")
     good = _dbt(_project_with_seed(tmp_path / "good", shipped), tmp_path / "good", "build", *select, *raw)
     assert good.returncode == 0, good.stdout[-3000:]

@@ -163,3 +163,14 @@ def test_short_history_uses_server_folds_and_long_history_temporal():
     assert set(rows["validation_scheme"]) == {"temporal"}
     first_judged = rows["origin_date"].min()
     assert first_judged >= long.dates[long.origin_index() - 30 - 91]
+
+
+def test_a_history_too_short_to_judge_still_has_the_backtest_columns(uniform_fleet):
+    """An empty backtest keeps the judged rows' columns and types: the calibration mart's contract
+    still builds (and says there is no evidence) on a fleet with a few weeks of history."""
+    judged = backtest(uniform_fleet, SETTINGS, log=lambda _: None)
+    too_short = RiskSettings(**{**SETTINGS.__dict__, "windows": (400,)})
+    empty = backtest(uniform_fleet, too_short, log=lambda _: None)
+    assert empty.empty and list(empty.columns) == list(judged.columns)
+    for column in ("server_id", "metric", "validation_scheme", "threshold_role"):
+        assert pd.api.types.is_string_dtype(empty[column]), column

@@ -10,23 +10,39 @@
 -- run. Append-only (the champion history, which the next run's choice depends on), so
 -- --full-refresh keeps it.
 --
--- The challenger is the model with the lowest validation MAE relative to the 28-day mean
--- (moving_average) on the same forecasts. The 28-day mean competes (ratio 1), so a model
--- that does not beat it is never used; ties and thin evidence (fewer than var
--- champion_min_forecasts validation forecasts) go to it. Stability: the challenger replaces
--- the previous run's champion only when its ratio is lower by var champion_min_gain
--- (relative) on this run's validation data; otherwise the champion of record stays, unless
--- it lacks evidence now or no longer beats the 28-day mean.
+-- One rule, applied per training run on its validation split (var champion_min_gain, var
+-- champion_min_servers): a model replaces the model of record only when its MAE on the same
+-- forecasts is lower by champion_min_gain (relative), on evidence from at least
+-- champion_min_servers servers (or every server of the group, if fewer). The 28-day mean
+-- (moving_average) is the first model of record, so a challenger must beat it by the gain;
+-- a sitting champion is replaced only by a challenger that beats the champion by the gain
+-- too. A champion that no longer beats the 28-day mean by the gain on enough servers gives
+-- way to the best model that does (the 28-day mean at worst).
 with
 
 validation as (
 
-    select *
-    from {{ ref('int_backtest_metrics_aggregated') }}
-    where split = 'validation'
-        and archetype <> 'all' and metric <> 'all' and horizon_bucket <> 'all' and period = 'all'
+    select
+        metrics.*,
+        metrics.model = 'moving_average'
+        or (
+            metrics.n_servers >= least({{ var('champion_min_servers') }}, reference.n_servers)
+            and metrics.mae_ratio_vs_moving_average <= 1 - {{ var('champion_min_gain') }}
+        ) as is_eligible
+    from {{ ref('int_backtest_metrics_aggregated') }} as metrics
+    inner join {{ ref('int_backtest_metrics_aggregated') }} as reference
+        on metrics.run_id = reference.run_id
+        and metrics.archetype = reference.archetype
+        and metrics.metric = reference.metric
+        and metrics.horizon_bucket = reference.horizon_bucket
+        and metrics.period = reference.period
+        and reference.split = 'validation'
+        and reference.model = 'moving_average'
+    where metrics.split = 'validation'
+        and metrics.archetype <> 'all' and metrics.metric <> 'all'
+        and metrics.horizon_bucket <> 'all' and metrics.period = 'all'
     {%- if is_incremental() %}
-        and run_id not in (select distinct run_id from {{ this }})
+        and metrics.run_id not in (select distinct run_id from {{ this }})
     {%- endif %}
 
 ),
@@ -35,21 +51,10 @@ ranked as (
 
     select
         *,
-        case
-            when model = 'moving_average' then 1.0
-            when n_forecasts < {{ var('champion_min_forecasts') }} then null
-            else mae_ratio_vs_moving_average
-        end as eligible_ratio,
+        case when is_eligible then mae_ratio_vs_moving_average end as eligible_ratio,
         row_number() over (
             partition by run_id, archetype, metric, horizon_bucket
-            order by
-                case
-                    when model = 'moving_average' then 1.0
-                    when n_forecasts < {{ var('champion_min_forecasts') }} then null
-                    else mae_ratio_vs_moving_average
-                end nulls last,
-                model <> 'moving_average',
-                model
+            order by is_eligible desc, mae_ratio_vs_moving_average asc, model asc
         ) as rank_in_group
     from validation
 
@@ -82,17 +87,18 @@ compared as (
         challenger.metric,
         challenger.horizon_bucket,
         challenger.model as challenger_model,
-        challenger.eligible_ratio as challenger_ratio,
+        challenger.mae_ratio_vs_moving_average as challenger_ratio,
         challenger.n_forecasts as challenger_n_forecasts,
+        challenger.n_servers as challenger_n_servers,
         runner_up.model as runner_up_model,
-        runner_up.eligible_ratio as runner_up_ratio,
+        runner_up.mae_ratio_vs_moving_average as runner_up_ratio,
         incumbents.champion_model as previous_champion_model,
-        held.eligible_ratio as previous_champion_ratio,
+        held.mae_ratio_vs_moving_average as previous_champion_ratio,
+        held.eligible_ratio as previous_champion_eligible_ratio,
         case
+            when challenger.model = incumbents.champion_model then 'same'
             when held.eligible_ratio is null then 'challenger'
-            when held.model <> 'moving_average' and held.eligible_ratio >= 1 then 'challenger'
-            when challenger.model = held.model then 'same'
-            when challenger.eligible_ratio <= held.eligible_ratio * (1 - {{ var('champion_min_gain') }})
+            when challenger.mae_ratio_vs_moving_average <= held.eligible_ratio * (1 - {{ var('champion_min_gain') }})
                 then 'challenger'
             else 'incumbent'
         end as outcome
@@ -139,8 +145,14 @@ final as (
             true
         ) as is_champion_changed,
         printf(
-            'lowest validation MAE vs the 28-day mean: %s %.3f over %d forecasts (runner-up %s %.3f)',
-            challenger_model, challenger_ratio, challenger_n_forecasts,
+            '%s: %s validation MAE %.3f x the 28-day mean''s over %d forecasts on %d servers '
+            || '(a challenger needs <= %.2f on >= %d servers; runner-up %s %.3f)',
+            case
+                when challenger_model = 'moving_average' then 'no challenger beat the 28-day mean'
+                else 'beat the 28-day mean'
+            end,
+            challenger_model, challenger_ratio, challenger_n_forecasts, challenger_n_servers,
+            1 - {{ var('champion_min_gain') }}, {{ var('champion_min_servers') }},
             coalesce(runner_up_model, 'none'), coalesce(runner_up_ratio, 0)
         )
         || case
@@ -148,15 +160,15 @@ final as (
             when outcome = 'same' then '; champion of record unchanged'
             when outcome = 'incumbent'
                 then printf(
-                    '; kept %s (%.3f): the challenger is not %.0f%% better',
+                    '; kept %s (%.3f): the challenger is not %.0f%% better than it',
                     previous_champion_model, previous_champion_ratio,
                     100 * {{ var('champion_min_gain') }}
                 )
             when previous_champion_ratio is null
                 then printf('; replaces %s, which has no validation evidence now', previous_champion_model)
-            when previous_champion_model <> 'moving_average' and previous_champion_ratio >= 1
+            when previous_champion_eligible_ratio is null
                 then printf(
-                    '; replaces %s (%.3f), which no longer beats the 28-day mean',
+                    '; replaces %s (%.3f), which no longer beats the 28-day mean by the gain on enough servers',
                     previous_champion_model, previous_champion_ratio
                 )
             else printf(

@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('int_daily_metrics_aggregated') }}
--- Intraday profile per server x metric x hour of day over the most recent 28 days: which
+-- Intraday profile per server x metric x hour of day over the most recent var
+-- hourly_profile_days (28) days: which
 -- hours carry the load, and how much of it falls in business hours.
 {#- The window ends at the newest accepted day (a future-dated file is quarantined, so it
     cannot move it). Its start is looked up at run time and inlined as a literal, so DuckDB
@@ -8,7 +9,7 @@
 {%- set window_start = "date '1900-01-01'" %}
 {%- if execute and load_relation(ref('int_daily_metrics_aggregated')) is not none %}
     {%- set result = run_query(
-        "select cast(max(metric_date) - interval 28 day as date) from "
+        "select cast(max(metric_date) - interval " ~ var('hourly_profile_days') ~ " day as date) from "
         ~ ref('int_daily_metrics_aggregated')) %}
     {%- if result and result.columns[0].values()[0] is not none %}
         {%- set window_start = "date '" ~ result.columns[0].values()[0] ~ "'" %}

@@ -50,11 +50,12 @@ def quantile_table(residuals: pd.DataFrame, levels: tuple[float, ...]) -> pd.Dat
     return merged[["model", "metric", "bucket", *[c for c in fine.columns if c.startswith("q")]]]
 
 
-def _extend_to_all_buckets(quantiles: pd.DataFrame) -> pd.DataFrame:
+def _extend_to_all_buckets(quantiles: pd.DataFrame, farthest_horizon: int) -> pd.DataFrame:
     """Buckets the backtest could not reach (short history) borrow the longest validated
-    bucket's quantiles, widened by sqrt(horizon ratio) - and are flagged as extrapolated."""
+    bucket's quantiles, widened by sqrt(horizon ratio) - and are flagged as extrapolated.
+    A bucket's horizon is its middle, the open last bucket ending at the farthest forecast."""
     q_cols = [c for c in quantiles.columns if c.startswith("q")]
-    mids = np.array([(lo + min(hi, 90)) / 2 for lo, hi in INTERVAL_BUCKETS])
+    mids = np.array([(lo + max(lo, min(hi, farthest_horizon))) / 2 for lo, hi in INTERVAL_BUCKETS])
     parts = [quantiles.assign(is_interval_extrapolated=False)]
     for (model, metric), group in quantiles.groupby(["model", "metric"]):
         longest = group.loc[group["bucket"].idxmax()]
@@ -81,7 +82,9 @@ def apply_intervals(
 ) -> pd.DataFrame:
     """Add yhat_lower_/yhat_upper_<level>_pct columns (clipped to 0-100)."""
     frame = forecasts.assign(bucket=interval_bucket(forecasts["horizon_days"]))
-    frame = frame.merge(_extend_to_all_buckets(quantiles), on=["model", "metric", "bucket"], how="left")
+    farthest = int(forecasts["horizon_days"].max()) if len(forecasts) else INTERVAL_BUCKETS[-1][0]
+    extended = _extend_to_all_buckets(quantiles, farthest)
+    frame = frame.merge(extended, on=["model", "metric", "bucket"], how="left")
     frame["is_interval_extrapolated"] = frame["is_interval_extrapolated"].fillna(True).astype(bool)
     for level in levels:
         lo, hi = f"q{(1 - level) / 2:.4f}", f"q{(1 + level) / 2:.4f}"

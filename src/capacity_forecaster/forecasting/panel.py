@@ -8,11 +8,12 @@ origin t" is rows <= t, which makes leakage easy to rule out and to test.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+
+from capacity_forecaster.frames import to_pandas
 
 CALENDAR_FEATURES = (
     "day_of_week",
@@ -32,7 +33,6 @@ class Panel:
     y: np.ndarray  # (D, S) daily P95, NaN when missing / low coverage / not in service
     features: dict[str, np.ndarray]  # SQL features at each (day, series), (D, S)
     calendar: pd.DataFrame  # indexed by day, covers dates and the forecast horizon
-    scale: np.ndarray = field(default_factory=lambda: np.empty(0))  # (S,) MASE denominators
 
     @property
     def n_series(self) -> int:
@@ -63,21 +63,7 @@ class Panel:
             self.y[:, columns],
             {k: v[:, columns] for k, v in self.features.items()},
             self.calendar,
-            self.scale[columns] if self.scale.size else self.scale,
         )
-
-
-def to_pandas(table) -> pd.DataFrame:
-    """A DataFrame from an Arrow table/reader (DuckDB `.arrow()`), a relation or a DataFrame."""
-    if isinstance(table, pd.DataFrame):
-        return table
-    if hasattr(table, "arrow") and not isinstance(table, pa.Table | pa.RecordBatchReader):
-        table = table.arrow()
-    if isinstance(table, pa.RecordBatchReader):
-        table = table.read_all()
-    if isinstance(table, pa.Table):
-        return table.to_pandas()
-    return pd.DataFrame(table)
 
 
 def build_panel(features, servers, calendar, feature_columns: list[str] | None = None) -> Panel:
@@ -117,9 +103,7 @@ def build_panel(features, servers, calendar, feature_columns: list[str] | None =
         out[row, col] = pd.to_numeric(long[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return out
 
-    panel = Panel(dates, keys, matrix("p95_pct"), {c: matrix(c) for c in numeric}, cal)
-    panel.scale = seasonal_naive_scale(panel.y)
-    return panel
+    return Panel(dates, keys, matrix("p95_pct"), {c: matrix(c) for c in numeric}, cal)
 
 
 def quiet_nanmean(values: np.ndarray, axis: int = 0) -> np.ndarray:

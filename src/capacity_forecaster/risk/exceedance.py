@@ -25,6 +25,7 @@ from capacity_forecaster.forecasting.panel import Panel
 from capacity_forecaster.risk.features import (
     CATEGORICAL,
     FEATURES,
+    LOOKBACK_DAYS,
     SeriesState,
     feature_rows,
     monotone_constraints,
@@ -65,7 +66,8 @@ class PanelView:
 
     def state(self, origin: int) -> SeriesState:
         next_day = self.panel.dates[origin] + pd.Timedelta(days=1)
-        to_quarter_end = int(self.panel.calendar["days_to_quarter_end"].get(next_day, 90))
+        # beyond the calendar: assume a whole quarter to go (the window then holds no quarter end)
+        to_quarter_end = int(self.panel.calendar["days_to_quarter_end"].get(next_day, LOOKBACK_DAYS))
         return series_state(self.panel.y, origin, to_quarter_end)
 
     def live(self, origin: int) -> np.ndarray:
@@ -118,8 +120,13 @@ def training_set(
     """Sampled rows (origin, series, window, threshold) with labels known by `label_end`."""
     thresholds = np.asarray(TRAINING_THRESHOLDS)
     plan = [(w, o) for w in windows for o in training_origins(view, w, label_end)]
-    candidates = sum(view.live(o).size for _, o in plan) * thresholds.size
-    share = min(1.0, max_rows / max(candidates, 1))
+    # Each window gets an equal share of the rows: short windows have many more labelled
+    # origins, and left to that count they would teach the model mostly about tomorrow.
+    candidates: dict[int, int] = {}
+    for window, origin in plan:
+        candidates[window] = candidates.get(window, 0) + view.live(origin).size * thresholds.size
+    quota = max_rows / max(len(candidates), 1)
+    share = {w: min(1.0, quota / max(n, 1)) for w, n in candidates.items()}
     frames, labels, series_out, used = [], [], [], set()
     states: dict[int, SeriesState] = {}
     for window, origin in plan:
@@ -132,7 +139,7 @@ def training_set(
             continue
         s = np.repeat(live, thresholds.size)
         x = np.tile(thresholds, live.size)
-        keep = rng.random(s.size) < share
+        keep = rng.random(s.size) < share[window]
         if not keep.any():
             continue
         s, x = s[keep], x[keep]

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# Look-back lengths (days) of the series statistics. They describe the recent level, its
-# spread and its peaks; the 90-day ones see a full quarter when the history allows.
-MAX_WINDOWS = (1, 3, 7, 14, 28, 90)
+# How far back the features look: a quarter, so a quarter-end peak is always in view.
+LOOKBACK_DAYS = 90
+MONTH_DAYS = 28  # the "recent month" statistics: four whole weeks, so weekdays weigh equally
+# Look-back lengths (days) of the recent maxima: level, spread and peaks at several scales.
+MAX_WINDOWS = (1, 3, 7, 14, MONTH_DAYS, LOOKBACK_DAYS)
 NEAR_MARGIN_PCT = 10.0  # "near the threshold" = within this many points below it
 TAIL_QUANTILE = 80  # peaks-over-threshold base level: the series' 80th percentile
 
@@ -82,7 +84,7 @@ class SeriesState:
     """What is known about every series at one origin (arrays of length S)."""
 
     origin: int
-    recent: np.ndarray  # (90, S) the last 90 days, NaN where unobserved
+    recent: np.ndarray  # (LOOKBACK_DAYS, S) the last days up to the origin, NaN where unobserved
     stats: dict[str, np.ndarray]
     tail_base: np.ndarray  # peaks-over-threshold base level u
     tail_rate: np.ndarray  # P(daily P95 > u) per observed day
@@ -93,26 +95,26 @@ class SeriesState:
 def series_state(y: np.ndarray, origin: int, days_to_quarter_end: int) -> SeriesState:
     """Statistics of every series from days <= origin (`y` is the (D, S) daily P95 panel)."""
     history = y[: origin + 1]
-    recent = history[-90:]
-    if recent.shape[0] < 90:
-        pad = np.full((90 - recent.shape[0], y.shape[1]), np.nan)
+    recent = history[-LOOKBACK_DAYS:]
+    if recent.shape[0] < LOOKBACK_DAYS:
+        pad = np.full((LOOKBACK_DAYS - recent.shape[0], y.shape[1]), np.nan)
         recent = np.vstack([pad, recent])
     stats: dict[str, np.ndarray] = {}
     for k in MAX_WINDOWS:
         stats[f"max_{k}d"] = _quiet(np.nanmax, recent[-k:], axis=0)
     stats["mean_7d"] = _quiet(np.nanmean, recent[-7:], axis=0)
-    stats["mean_28d"] = _quiet(np.nanmean, recent[-28:], axis=0)
-    stats["p90_90d"] = _quiet(np.nanpercentile, recent, 90, axis=0)
+    stats["mean_28d"] = _quiet(np.nanmean, recent[-MONTH_DAYS:], axis=0)
+    stats["p90_90d"] = _quiet(np.nanpercentile, recent, 90, axis=0)  # the 90th percentile
     stats["std_7d"] = _quiet(np.nanstd, recent[-7:], axis=0)
-    stats["std_28d"] = _quiet(np.nanstd, recent[-28:], axis=0)
+    stats["std_28d"] = _quiet(np.nanstd, recent[-MONTH_DAYS:], axis=0)
     stats["mean_abs_change_14d"] = _quiet(np.nanmean, np.abs(np.diff(recent[-15:], axis=0)), axis=0)
-    stats["slope_28d"] = _slope(recent[-28:])
+    stats["slope_28d"] = _slope(recent[-MONTH_DAYS:])
     stats["slope_90d"] = _slope(recent)
     stats["observed_days_90d"] = np.isfinite(recent).sum(axis=0).astype(float)
     stats["history_days"] = np.isfinite(history).sum(axis=0).astype(float)
     # The level: the recent mean, or the last value the series had when that week is empty.
     level = stats["mean_7d"]
-    last_seen = _quiet(np.nanmean, recent[-28:], axis=0)
+    last_seen = _quiet(np.nanmean, recent[-MONTH_DAYS:], axis=0)
     stats["level_pct"] = np.where(np.isfinite(level), level, last_seen)
 
     # Peaks over threshold with an exponential tail (generalised Pareto, shape 0): above the
@@ -160,17 +162,17 @@ def feature_rows(
     recent = state.recent[:, series]
     over = recent > threshold[None, :]
     near = recent > (threshold - NEAR_MARGIN_PCT)[None, :]
-    # days since the last near-threshold day (0 = the origin day, 90 = not in the look-back)
-    last_near = np.where(near.any(axis=0), np.argmax(near[::-1], axis=0), 90)
+    # days since the last near-threshold day (0 = the origin day; LOOKBACK_DAYS = not seen)
+    last_near = np.where(near.any(axis=0), np.argmax(near[::-1], axis=0), LOOKBACK_DAYS)
     columns: dict[str, np.ndarray] = {"threshold_pct": threshold.astype(float)}
     for k in MAX_WINDOWS:
         columns[f"gap_max_{k}d"] = threshold - s[f"max_{k}d"][series]
     columns["gap_mean_7d"] = threshold - s["level_pct"][series]
     columns["gap_mean_28d"] = threshold - s["mean_28d"][series]
     columns["gap_p90_90d"] = threshold - s["p90_90d"][series]
-    columns["days_over_28d"] = over[-28:].sum(axis=0).astype(float)
+    columns["days_over_28d"] = over[-MONTH_DAYS:].sum(axis=0).astype(float)
     columns["days_over_90d"] = over.sum(axis=0).astype(float)
-    columns["days_near_28d"] = near[-28:].sum(axis=0).astype(float)
+    columns["days_near_28d"] = near[-MONTH_DAYS:].sum(axis=0).astype(float)
     columns["days_since_near"] = last_near.astype(float)
     columns["window_days"] = window.astype(float)
     columns["tail_probability"] = tail_probability(state, series, threshold, window)

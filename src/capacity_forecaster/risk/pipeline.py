@@ -194,6 +194,27 @@ def _judged_rows(
     return frame
 
 
+def _no_backtest_rows() -> pd.DataFrame:
+    """The backtest's columns with no rows: the marts still build, and say there is no evidence."""
+    return pd.DataFrame(
+        {
+            "threshold_role": pd.Series(dtype="string"),
+            "threshold_pct": pd.Series(dtype="float64"),
+            "probability": pd.Series(dtype="float64"),
+            "did_exceed": pd.Series(dtype="bool"),
+            "is_breaching_at_origin": pd.Series(dtype="bool"),
+            "was_over_last_7d": pd.Series(dtype="bool"),
+            "actual_first_day": pd.Series(dtype="float64"),
+            "origin_date": pd.Series(dtype="datetime64[ns]"),
+            "window_days": pd.Series(dtype="int64"),
+            "server_id": pd.Series(dtype="string"),
+            "metric": pd.Series(dtype="string"),
+            "archetype": pd.Series(dtype="string"),
+            "validation_scheme": pd.Series(dtype="string"),
+        }
+    )
+
+
 def backtest(inputs: RiskInputs, settings: RiskSettings, log=_log) -> pd.DataFrame:
     """Judge the model at past origins it did not train on.
 
@@ -209,7 +230,7 @@ def backtest(inputs: RiskInputs, settings: RiskSettings, log=_log) -> pd.DataFra
     windows = [w for w in settings.windows if last_day - w >= MIN_ORIGIN_DAYS]
     if not windows:
         log("risk backtest skipped: no configured window fits in the history")
-        return pd.DataFrame()
+        return _no_backtest_rows()
     longest = max(windows)
     frames = []
     if last_day - longest >= TEMPORAL_BACKTEST_MIN_DAYS:
@@ -233,7 +254,7 @@ def backtest(inputs: RiskInputs, settings: RiskSettings, log=_log) -> pd.DataFra
     frames = [f for f in frames if not f.empty]
     if not frames:
         log("risk backtest: no origin had a labelled window")
-        return pd.DataFrame()
+        return _no_backtest_rows()
     out = pd.concat(frames, ignore_index=True)
     keys = view.panel.keys
     out["server_id"] = keys["server_id"].to_numpy()[out["series"]]
