@@ -349,7 +349,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cmd_generate(args)
         else:
             print(f"using existing raw data in {raw} (--regenerate to simulate a new fleet)")
-    args.full_refresh, args.select, args.exclude, args.retrain = False, None, None, False
+    args.full_refresh, args.select, args.exclude = False, None, None
     cmd_build(args)
     args.database, args.out = None, None
     return cmd_report(args)
@@ -511,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="everything: generate (if no raw data), build, report")
     fleet_options(run)
     run.add_argument("--regenerate", action="store_true", help="simulate a new fleet first")
+    run.add_argument("--retrain", action="store_true", help="refit and re-backtest every model now")
     run.set_defaults(func=cmd_run)
     return parser
 

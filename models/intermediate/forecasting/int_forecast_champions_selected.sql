@@ -38,7 +38,8 @@ validation as (
         and metrics.period = reference.period
         and reference.split = 'validation'
         and reference.model = 'moving_average'
-    where metrics.split = 'validation'
+    where
+        metrics.split = 'validation'
         and metrics.archetype <> 'all' and metrics.metric <> 'all'
         and metrics.horizon_bucket <> 'all' and metrics.period = 'all'
     {%- if is_incremental() %}
@@ -63,18 +64,18 @@ ranked as (
 incumbents as (
 
     {% if is_incremental() -%}
-        select archetype, metric, horizon_bucket, champion_model
-        from {{ this }}
-        qualify row_number() over (
-            partition by archetype, metric, horizon_bucket order by selected_at desc, run_id desc
-        ) = 1
+    select archetype, metric, horizon_bucket, champion_model
+    from {{ this }}
+    qualify row_number() over (
+        partition by archetype, metric, horizon_bucket order by selected_at desc, run_id desc
+    ) = 1
     {%- else -%}
-        select
-            cast(null as varchar) as archetype,
-            cast(null as varchar) as metric,
-            cast(null as varchar) as horizon_bucket,
-            cast(null as varchar) as champion_model
-        limit 0
+    select
+        cast(null as varchar) as archetype,
+        cast(null as varchar) as metric,
+        cast(null as varchar) as horizon_bucket,
+        cast(null as varchar) as champion_model
+    where false
     {%- endif %}
 
 ),

@@ -30,7 +30,8 @@ kept as (
     select forecasts.*
     from forecasts
     cross join longest
-    where forecasts.horizon_days <= {{ var('archive_daily_horizon_days') }}
+    where
+        forecasts.horizon_days <= {{ var('archive_daily_horizon_days') }}
         or forecasts.horizon_days % 7 = 0
         or forecasts.horizon_days = longest.horizon_days
 

@@ -17,7 +17,7 @@ chosen as (
 
     select *
     from {{ ref('int_forecast_champions_selected') }}
-    where run_id in (select run_id from metrics)
+    where run_id in (select metrics.run_id from metrics)
 
 ),
 

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from capacity_forecaster.forecasting.panel import Panel, build_panel, seasonal_naive_scale, to_pandas
+from capacity_forecaster.forecasting.panel import Panel, build_panel, to_pandas
 from capacity_forecaster.progress import log
 from capacity_forecaster.runtime import prepare_python_model
 
@@ -78,9 +78,7 @@ def load_panel(features, servers, calendar) -> Panel:
     ]
     shape = (len(dates), len(keys))
     matrices = {c: _matrix(features, numbered, c, order, shape) for c in ["p95_pct", *names]}
-    panel = Panel(dates, keys, matrices.pop("p95_pct"), matrices, cal)
-    panel.scale = seasonal_naive_scale(panel.y)
-    return panel
+    return Panel(dates, keys, matrices.pop("p95_pct"), matrices, cal)
 
 
 def _matrix(features, numbered: str, column: str, order: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
