@@ -21,10 +21,11 @@ test: $(STAMP) system-deps
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
-# Real components the tests start need Debian packages: Chromium (the report's browser test)
-# and Prometheus + promtool (the Prometheus import test). CI (CI=true, root) installs what is
-# missing; elsewhere those tests skip with a clear reason when a binary is absent.
-SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus
+# Real components the tests start need Debian packages: Chromium (the report's browser test),
+# Prometheus + promtool (the Prometheus import test) and a Java runtime (PySpark's local-mode
+# JVM, test_spark_engine). CI (CI=true, root) installs what is missing; elsewhere those tests
+# skip with a clear reason when a binary is absent.
+SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus java:default-jre-headless
 
 system-deps:
 	@if [ "$$CI" = "true" ]; then \

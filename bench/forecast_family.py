@@ -49,6 +49,9 @@ def settings_for(models: list[str]) -> ForecastSettings:
                 "prophet_backtest_servers_per_archetype": cfg["prophet_backtest_servers_per_archetype"],
                 "n_jobs": cfg["forecast_n_jobs"],
                 "seed": cfg["forecast_seed"],
+                "engine": cfg["forecast_engine"],
+                "spark_remote": cfg["spark_remote"],
+                "spark_master": cfg["spark_master"],
             }
         )
     )

@@ -63,6 +63,11 @@
                       'what': 'model names'},
         'forecast_n_jobs': {'kind': 'int', 'min': -1, 'max': 1024},
         'forecast_seed': {'kind': 'int', 'min': 0, 'max': 4294967295},
+        'forecast_engine': {'kind': 'choice', 'choices': ['local', 'spark']},
+        'spark_remote': {'kind': 'pattern', 'nullable': true, 'what': 'a Spark Connect URL (sc://host[:port][/;key=value...])',
+                         'pattern': '^sc://[A-Za-z0-9._-]+(:[0-9]{1,5})?(/(;[A-Za-z_]+=[A-Za-z0-9._~%-]*)*)?$'},
+        'spark_master': {'kind': 'pattern', 'nullable': true, 'what': 'a Spark master (local[N], spark://host:port, yarn, k8s://https://host:port)',
+                         'pattern': '^(local(\\[([1-9][0-9]*|\\*)(,[0-9]+)?\\])?|spark://[A-Za-z0-9._-]+(:[0-9]{1,5})?(,[A-Za-z0-9._-]+(:[0-9]{1,5})?)*|yarn|k8s://https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?)$'},
 
         'high_risk_threshold': {'kind': 'number', 'min': 0, 'max': 100},
         'very_high_risk_threshold': {'kind': 'number', 'min': 0, 'max': 100},
@@ -139,6 +144,10 @@
             {%- if value is not boolean -%}
                 {{ exceptions.raise_compiler_error(shown ~ " must be true or false") }}
             {%- endif -%}
+        {%- elif kind == 'pattern' -%}
+            {%- if value is not string or not modules.re.match(rule['pattern'], value) -%}
+                {{ exceptions.raise_compiler_error(shown ~ " must be " ~ rule['what']) }}
+            {%- endif -%}
         {%- elif kind == 'choice' -%}
             {%- if value is not string or value not in rule['choices'] -%}
                 {{ exceptions.raise_compiler_error(shown ~ " must be one of " ~ rule['choices'] | join(', ')) }}
@@ -186,6 +195,11 @@
                     "vars disagree: " ~ left ~ " (" ~ a ~ ") must be " ~ op ~ " " ~ right ~ " (" ~ b ~ ")") }}
             {%- endif -%}
         {%- endfor -%}
+        {%- if var('forecast_engine') == 'spark' and (var('spark_remote', none) is none) == (var('spark_master', none) is none) -%}
+            {{ exceptions.raise_compiler_error(
+                "var forecast_engine=spark needs exactly one of spark_remote (a Spark Connect URL) "
+                ~ "or spark_master (local[N], spark://host:port, yarn)") }}
+        {%- endif -%}
         {#- The 28-day mean is the reference every champion must beat (fct_forecast_champions). -#}
         {%- set reference = (var('forecast_models') or {}).get('moving_average') -%}
         {%- if reference is not mapping or not reference.get('enabled', false) -%}

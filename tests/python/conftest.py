@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from capacity_forecaster.config import load_vars
 from capacity_forecaster.generator import FleetSpec, generate_fleet
 from capacity_forecaster.generator.fleet import FleetResult
 
@@ -23,7 +24,12 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Tests of the SQL layer leave out forecasting (python models and what depends on them).
 WAREHOUSE_ONLY = ("--exclude", "path:python_models+")
-SMALL_FLEET = FleetSpec(servers=16, days=150, start=dt.date(2024, 1, 1), seed=7, future_days=20)
+PROJECT_VARS = load_vars(PROJECT_DIR)
+HOLIDAYS = tuple(PROJECT_VARS["holidays"])
+FLAG_THRESHOLDS = (PROJECT_VARS["high_risk_threshold"], PROJECT_VARS["very_high_risk_threshold"])
+SMALL_FLEET = FleetSpec(
+    servers=16, days=150, start=dt.date(2024, 1, 1), seed=7, future_days=20, holidays=HOLIDAYS
+)
 
 
 @dataclass
@@ -37,7 +43,7 @@ class Fleet:
 @pytest.fixture(scope="session")
 def small_fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     root = tmp_path_factory.mktemp("fleet")
-    result = generate_fleet(SMALL_FLEET, root / "raw", root / "truth")
+    result = generate_fleet(SMALL_FLEET, root / "raw", root / "truth", thresholds=FLAG_THRESHOLDS)
     return Fleet(SMALL_FLEET, root / "raw", root / "truth", result)
 
 

@@ -264,3 +264,17 @@ def test_progress_lines_are_throttled_and_say_eta():
     assert 6 <= len(lines) <= 8, lines
     assert lines[0] == "[capacity_forecaster] prophet fits: 15/100 series (15 %, 1.0/s, ETA 1m25s)"
     assert lines[-1].endswith("100/100 series (100 %, 1.0/s, took 1m40s)")
+
+
+def test_engine_and_threads_do_not_change_the_training_config_but_params_do():
+    from capacity_forecaster.runs.cadence import config_digest
+    from capacity_forecaster.runs.decisions import training_config
+
+    cadence = {"selection_inputs": {"champion_min_gain": 0.05}}
+    base = {"horizon_days": 90, "n_jobs": 2, "engine": "local", "spark_remote": None, "spark_master": None}
+    spark = {**base, "n_jobs": 8, "engine": "spark", "spark_master": "local[2]"}
+    longer = {**base, "horizon_days": 120}
+    digest = [
+        config_digest(training_config("forecast", panel(), s, cadence))[1] for s in (base, spark, longer)
+    ]
+    assert digest[0] == digest[1] != digest[2]

@@ -90,6 +90,9 @@ def _settings_json() -> str:
             "prophet_backtest_servers_per_archetype": s.prophet_backtest_servers_per_archetype,
             "n_jobs": 1,
             "seed": s.seed,
+            "engine": "local",
+            "spark_remote": None,
+            "spark_master": None,
         }
     )
 

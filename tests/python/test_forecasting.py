@@ -56,6 +56,9 @@ def settings(**models_enabled) -> ForecastSettings:
                 "prophet_backtest_servers_per_archetype": 1,
                 "n_jobs": 1,
                 "seed": 0,
+                "engine": "local",
+                "spark_remote": None,
+                "spark_master": None,
             }
         )
     )

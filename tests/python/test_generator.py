@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import capfc
+from conftest import FLAG_THRESHOLDS, HOLIDAYS, capfc
 
 from capacity_forecaster.generator import FleetSpec, dynamics, generate_fleet
 from capacity_forecaster.generator.archetypes import ARCHETYPES, SIMULATED_METRICS
@@ -19,7 +19,7 @@ from capacity_forecaster.generator.fleet import correlated_noise
 from capacity_forecaster.generator.instances import INSTANCE_TYPES, upgrade_for
 from capacity_forecaster.generator.realism import ceiling_share, daily_p95_from_raw, realism_stats
 
-PATTERN_SPEC = FleetSpec(servers=60, days=400, start=dt.date(2023, 1, 1), seed=3)
+PATTERN_SPEC = FleetSpec(servers=60, days=400, start=dt.date(2023, 1, 1), seed=3, holidays=HOLIDAYS)
 # Three years: hot services outgrow their hosts, so the operator has work to do.
 CAPACITY_SPEC = FleetSpec(servers=40, days=1095, start=dt.date(2022, 1, 1), seed=1, future_days=30)
 
@@ -41,7 +41,7 @@ def pattern_fleet(tmp_path_factory):
 @pytest.fixture(scope="module")
 def capacity_fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("capacity")
-    generate_fleet(CAPACITY_SPEC, root / "raw", root / "truth")
+    generate_fleet(CAPACITY_SPEC, root / "raw", root / "truth", thresholds=FLAG_THRESHOLDS)
     daily = daily_p95_from_raw(root / "raw", CAPACITY_SPEC.metrics)
     return root, daily
 
@@ -297,14 +297,15 @@ def test_future_days_go_to_truth_only(small_fleet):
     assert len(truth_days) == spec.future_days
     truth = pq.read_table(small_fleet.truth / "server_truth.parquet").to_pandas()
     assert len(truth) == spec.servers * 4
-    crossed = truth.dropna(subset=["first_cross_80_date"])
-    assert (crossed.first_cross_80_date > last_observed).all()
-    assert (crossed.future_max_daily_p95 > 80).all()
+    high = int(FLAG_THRESHOLDS[0])
+    crossed = truth.dropna(subset=[f"first_cross_{high}_date"])
+    assert (crossed[f"first_cross_{high}_date"] > last_observed).all()
+    assert (crossed.future_max_daily_p95 > high).all()
 
 
 def test_truth_daily_p95_is_the_generated_future(capacity_fleet):
     """future_daily_p95.parquet is the project's daily P95 of the hidden hourly future, and
-    server_truth's first crossings are its first days above 80 / 90."""
+    server_truth's first crossings are its first days above the high / very high thresholds."""
     root, _ = capacity_fleet
     truth = pd.read_parquet(root / "truth" / "future_daily_p95.parquet")
     recomputed = daily_p95_from_raw(root / "truth", CAPACITY_SPEC.metrics)
@@ -318,12 +319,12 @@ def test_truth_daily_p95_is_the_generated_future(capacity_fleet):
     assert (merged.hours_present == merged.hours_present_sql).all()
 
     first = pd.read_parquet(root / "truth" / "server_truth.parquet").set_index(["server_id", "metric"])
-    for threshold in (80, 90):
+    for threshold in map(int, FLAG_THRESHOLDS):
         above = truth[truth.p95_pct > threshold].groupby(["server_id", "metric"]).metric_date.min()
         expected = pd.to_datetime(above).reindex(first.index)
         actual = pd.to_datetime(first[f"first_cross_{threshold}_date"])
         assert expected.equals(actual.rename(expected.name)), threshold
-        assert actual.notna().sum() > 0 or threshold == 90
+        assert actual.notna().sum() > 0 or threshold == FLAG_THRESHOLDS[1]
 
 
 def test_seed_compatible_csv(tmp_path):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from capacity_forecaster.engines import engine_for
 from capacity_forecaster.forecasting import baselines
 from capacity_forecaster.forecasting.intervals import level_tag
 from capacity_forecaster.forecasting.panel import Panel, seasonal_naive_scale
@@ -124,23 +125,43 @@ def local_forecast(
     series: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Point forecast (S, H) and, for Prophet, its native bounds (S, 2L, H)."""
-    if model == "seasonal_naive":
-        return baselines.seasonal_naive(panel, origin, horizon), None
-    if model == "last_value":
-        return baselines.last_value(panel, origin, horizon), None
-    if model == "moving_average":
-        return baselines.moving_average(panel, origin, horizon, settings.params(model)["window_days"]), None
-    if model == "archetype_pooled":
-        return baselines.archetype_pooled(panel, origin, horizon, origin, settings.min_history_days), None
+    engine = engine_for(settings)
     if model == "prophet":
         cols = np.arange(panel.n_series) if series is None else series
         out = prophet_forecast(
-            panel, origin, horizon, cols, settings.params(model), settings.interval_levels, settings.n_jobs
+            panel,
+            origin,
+            horizon,
+            cols,
+            settings.params(model),
+            settings.interval_levels,
+            settings.n_jobs,
+            engine,
         )
         yhat = np.full((panel.n_series, horizon), np.nan)
         native = np.full((panel.n_series, 2 * len(settings.interval_levels), horizon), np.nan)
         yhat[cols], native[cols] = out[:, 0], out[:, 1:]
         return yhat, native
+    if engine.distributed:
+        from capacity_forecaster.engines.tasks import baselines_on
+
+        return baselines_on(engine, model, panel, origin, horizon, settings), None
+    return baseline_forecast(model, panel, origin, horizon, settings), None
+
+
+def baseline_forecast(
+    model: str, panel: Panel, origin: int, horizon: int, settings: ForecastSettings
+) -> np.ndarray:
+    """(S, H) from a baseline; every series on its own except archetype_pooled, which pools
+    within archetype x metric."""
+    if model == "seasonal_naive":
+        return baselines.seasonal_naive(panel, origin, horizon)
+    if model == "last_value":
+        return baselines.last_value(panel, origin, horizon)
+    if model == "moving_average":
+        return baselines.moving_average(panel, origin, horizon, settings.params(model)["window_days"])
+    if model == "archetype_pooled":
+        return baselines.archetype_pooled(panel, origin, horizon, origin, settings.min_history_days)
     raise ValueError(f"unknown local model {model}")
 
 
@@ -243,7 +264,7 @@ def run_backtest(panel: Panel, settings: ForecastSettings, log: Log = print) -> 
             for origin in origins:
                 horizon = _origin_horizon(plan, origin, days)
                 if fitted is not None:
-                    yhat, native = fitted.predict(builder, origin, horizon), None
+                    yhat, native = fitted.predict(builder, origin, horizon, engine_for(settings)), None
                 else:
                     yhat, native = local_forecast(model, panel, origin, horizon, settings, series)
                 frame = _long(panel, model, origin, yhat, native, settings.interval_levels, True)
@@ -282,7 +303,8 @@ def run_cv(panel: Panel, settings: ForecastSettings, models: list[str], log: Log
                 continue
             started = time.perf_counter()
             if model in TABULAR_MODELS:
-                yhat = fit_tabular(model, builder, cut, settings, rng).predict(builder, cut, horizon)
+                fitted = fit_tabular(model, builder, cut, settings, rng)
+                yhat = fitted.predict(builder, cut, horizon, engine_for(settings))
             else:
                 yhat, _ = local_forecast(model, panel, cut, horizon, settings)
             actual = panel.y[cut + 1 : cut + 1 + horizon].T
@@ -340,7 +362,7 @@ def score(panel: Panel, trained: TrainedModels, settings: ForecastSettings) -> p
     for model in [*settings.enabled_models, "archetype_pooled"]:
         native = None
         if model in trained.tabular:
-            yhat = trained.tabular[model].predict(builder, origin, horizon)
+            yhat = trained.tabular[model].predict(builder, origin, horizon, engine_for(settings))
         elif model == "prophet":
             yhat, native = trained.prophet["yhat"], trained.prophet["native"]
         else:

@@ -85,8 +85,10 @@ def prophet_forecast(
     params: dict[str, Any],
     levels: tuple[float, ...],
     n_jobs: int,
+    engine: Any = None,
 ) -> np.ndarray:
-    """(len(series), 1 + 2 * len(levels), H): fit on days <= origin, forecast the next H."""
+    """(len(series), 1 + 2 * len(levels), H): fit on days <= origin, forecast the next H.
+    On a distributed engine (capacity_forecaster.engines) each series is a group there."""
     from joblib import Parallel, delayed
 
     ds = panel.dates[: origin + 1].to_numpy()
@@ -94,6 +96,10 @@ def prophet_forecast(
     eoq = eoq_all.reindex(panel.dates[: origin + 1]).to_numpy()
     future_ds = (panel.dates[origin] + pd.to_timedelta(np.arange(1, horizon + 1), "D")).to_numpy()
     future_eoq = eoq_all.reindex(future_ds).to_numpy()
+    if engine is not None and engine.distributed:
+        from capacity_forecaster.engines.tasks import prophet_on
+
+        return prophet_on(engine, panel, series, ds, eoq, future_ds, future_eoq, params, levels)
     jobs = (
         delayed(_fit_and_forecast)(ds, panel.y[: origin + 1, s], eoq, future_ds, future_eoq, params, levels)
         for s in series

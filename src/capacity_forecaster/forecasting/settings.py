@@ -17,6 +17,7 @@ LOCAL_MODELS = ("seasonal_naive", "last_value", "moving_average", "prophet")
 KNOWN_MODELS = (*LOCAL_MODELS, *TABULAR_MODELS, "amazon_forecast")
 # Fixed by the forecast marts' contracts (yhat_lower_80_pct ... yhat_upper_95_pct).
 INTERVAL_LEVELS = (0.8, 0.95)
+ENGINES = ("local", "spark")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class ForecastSettings:
     prophet_backtest_servers_per_archetype: int
     n_jobs: int
     seed: int
+    # Where per-series / per-group model work runs (capacity_forecaster.engines): "local"
+    # (this process, joblib for Prophet) or "spark" (a session from spark_remote or spark_master).
+    engine: str
+    spark_remote: str | None
+    spark_master: str | None
 
     @classmethod
     def from_json(cls, text: str) -> ForecastSettings:
@@ -53,6 +59,9 @@ class ForecastSettings:
                 prophet_backtest_servers_per_archetype=int(raw["prophet_backtest_servers_per_archetype"]),
                 n_jobs=int(raw["n_jobs"]),
                 seed=int(raw["seed"]),
+                engine=str(raw["engine"]),
+                spark_remote=raw["spark_remote"],
+                spark_master=raw["spark_master"],
             )
         except KeyError as exc:
             raise ConfigError(f"forecast settings lack {exc.args[0]!r}") from exc
@@ -65,6 +74,8 @@ class ForecastSettings:
                 "integrated in this build (and AWS closed the service to new customers); set "
                 "forecast_models.amazon_forecast.enabled: false"
             )
+        if settings.engine not in ENGINES:
+            raise ConfigError(f"unknown forecast engine {settings.engine!r}; known: {ENGINES}")
         if not any(settings.enabled(m) for m in KNOWN_MODELS):
             raise ConfigError("no forecast model is enabled in var forecast_models")
         return settings

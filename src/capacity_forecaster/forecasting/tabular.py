@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from capacity_forecaster.engines import engine_for
 from capacity_forecaster.forecasting.panel import CALENDAR_FEATURES, Panel, forward_fill
 
 YEAR_DAYS = 364  # 52 weeks: same weekday last year
@@ -138,6 +139,12 @@ class DesignBuilder:
         x[:, np.isnan(x).all(axis=0)] = 0.0
         return x, np.concatenate(ys)
 
+    def feature_days(self, origin: int) -> list[int]:
+        """The only days of panel.features that rows() reads at this origin (the origin and a
+        year before it), so a distributed engine ships just those."""
+        year_ago = origin - YEAR_DAYS
+        return [origin, year_ago] if year_ago >= 7 else [origin]
+
     def predict(self, model: Any, origin: int, horizon: int, series: np.ndarray) -> np.ndarray:
         h = np.tile(np.arange(1, horizon + 1), series.size)
         s = np.repeat(series, horizon)
@@ -200,7 +207,11 @@ class FittedTabular:
     params: dict[str, Any]
     codes: dict[str, dict[str, int]]
 
-    def predict(self, builder: DesignBuilder, origin: int, horizon: int) -> np.ndarray:
+    def predict(self, builder: DesignBuilder, origin: int, horizon: int, engine: Any = None) -> np.ndarray:
+        if engine is not None and engine.distributed:  # the same, in batches of series there
+            from capacity_forecaster.engines.tasks import predict_on
+
+            return predict_on(engine, self, builder, origin, horizon)
         builder = builder.with_codes(self.codes)
         out = np.full((builder.panel.n_series, horizon), np.nan)
         archetypes = builder.panel.keys["archetype"].to_numpy()
@@ -211,6 +222,22 @@ class FittedTabular:
             if series.size:
                 out[series] = builder.predict(estimator, origin, horizon, series)
         return out
+
+
+def fit_per_archetype(
+    name: str, params: dict[str, Any], training: dict[str, tuple[np.ndarray, np.ndarray]], settings
+) -> dict[str, Any]:
+    """One estimator per archetype; the rows are drawn beforehand (one seeded stream, in
+    archetype order), so where the fits run cannot change them."""
+    engine = engine_for(settings)
+    if engine.distributed:
+        from capacity_forecaster.engines.tasks import fit_per_archetype as fit_there
+
+        return fit_there(engine, name, params, training, settings.n_jobs, settings.seed)
+    return {
+        archetype: make_estimator(name, params, settings.n_jobs, settings.seed).fit(x, y)
+        for archetype, (x, y) in training.items()
+    }
 
 
 def fit_tabular(
@@ -235,14 +262,16 @@ def fit_tabular(
         rows = y.size
     else:
         archetypes = builder.panel.keys["archetype"].to_numpy()
+        training = {}
         for archetype in sorted(set(archetypes)):
             x, y = builder.training_set(train_end, series=np.flatnonzero(archetypes == archetype), **kwargs)
             if y.size > settings.max_train_rows_per_archetype:  # the seed's params are slow
                 pick = rng.choice(y.size, settings.max_train_rows_per_archetype, replace=False)
                 x, y = x[pick], y[pick]
             if y.size:
-                estimators[archetype] = make_estimator(name, params, settings.n_jobs, settings.seed).fit(x, y)
+                training[archetype] = (x, y)
             rows += y.size
+        estimators = fit_per_archetype(name, params, training, settings)
     return FittedTabular(
         name, estimators, train_end, rows, time.perf_counter() - started, params, builder.codes
     )

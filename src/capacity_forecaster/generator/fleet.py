@@ -45,7 +45,7 @@ class FleetSpec:
     start: dt.date = field(default_factory=lambda: dt.date.today() - dt.timedelta(days=1461))
     seed: int = 42
     future_days: int = 0
-    holidays: tuple[str, ...] = ("01-01", "07-04", "12-24", "12-25", "12-31")
+    holidays: tuple[str, ...] = ()  # MM-DD; the CLI passes var `holidays`
     # Metrics written, in this order (the CLI passes var `metrics`); the simulated world always
     # has every metric the generator knows, so a subset does not change the values.
     metrics: tuple[str, ...] = SIMULATED_METRICS
@@ -136,13 +136,15 @@ def generate_fleet(
     raw_root: Path,
     truth_root: Path | None = None,
     seed_csv: Path | None = None,
-    thresholds: tuple[float, ...] = (80.0, 90.0),
+    thresholds: tuple[float, ...] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> FleetResult:
     """Simulate the fleet and land it in the raw data contract under `raw_root`.
 
     Days past `spec.days` (when `future_days` > 0) go to `truth_root`, never to `raw_root`,
-    with the future daily P95, the capacity events and the generating parameters.
+    with the future daily P95, the capacity events and the generating parameters; the
+    truth's first crossing dates are written for each of `thresholds` (the CLI passes the
+    high / very high risk vars).
     """
     if spec.future_days and truth_root is None:
         raise ValueError("future_days > 0 needs a truth_root to hold the hidden future")

@@ -26,6 +26,9 @@ from capacity_forecaster.runs.cadence import (
     decide,
 )
 
+# Settings that change where and how fast a model trains, not what it learns.
+HOW_NOT_WHAT = ("n_jobs", "engine", "spark_remote", "spark_master")
+
 SCHEMA = pa.schema(
     [
         ("decision_id", pa.string()),
@@ -56,11 +59,12 @@ def training_config(
     thresholds: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """What shapes a component's training, so that a change of any of it retrains: its
-    settings (n_jobs only changes how fast, so it is left out), the feature columns (vars
+    settings (n_jobs and the engine only change how fast and where, so they are left out:
+    the engines give the same forecasts), the feature columns (vars
     feature_lags, rolling_windows), and for the forecasts the champion rules, for the risk
     model the resolved thresholds its backtest judges. What changes the data itself (metrics,
     coverage rule, calendar vars) shows in the data fingerprint instead."""
-    config: dict[str, Any] = {component: {k: v for k, v in settings.items() if k != "n_jobs"}}
+    config: dict[str, Any] = {component: {k: v for k, v in settings.items() if k not in HOW_NOT_WHAT}}
     if component == "forecast":
         config["features"] = sorted(panel.features)
         config["selection"] = cadence["selection_inputs"]
