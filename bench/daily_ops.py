@@ -98,12 +98,16 @@ def main() -> None:
     steps["cold"] = {**measured(build, _env(WORK)), **_state(WORK)}
     shutil.move(held / newest.name, raw / "metrics" / newest.name)
     steps["daily"] = {**measured(build, _env(WORK)), **_state(WORK)}
-    steps["daily_retrain"] = {**measured([*build, "--retrain"], _env(WORK)), **_state(WORK)}
     churn = _churn(steps["cold"]["_flags"], steps["daily"]["_flags"])
-    for step in steps.values():
-        step.pop("_flags")
+    _write(args, generated, steps, churn)  # kept if the retrain step is interrupted
+    steps["daily_retrain"] = {**measured([*build, "--retrain"], _env(WORK)), **_state(WORK)}
+    print(json.dumps(_write(args, generated, steps, churn), indent=2, default=str))
+
+
+def _write(args: argparse.Namespace, generated: dict, steps: dict, churn: dict) -> dict:
+    steps = {name: {k: v for k, v in step.items() if k != "_flags"} for name, step in steps.items()}
     result = {
-        "command": "  ".join(
+        "command": " ".join(
             ["python bench/daily_ops.py", f"--servers {args.servers}", f"--days {args.days}"]
         ),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -120,7 +124,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "daily_ops.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(json.dumps(result, indent=2, default=str))
+    return result
 
 
 if __name__ == "__main__":
