@@ -81,6 +81,11 @@
         'horizon_bucket_ends': {'kind': 'list', 'item': 'int', 'min': 1, 'max': 366, 'min_items': 1},
         'champion_min_gain': {'kind': 'number', 'min': 0, 'max': 0.9},
         'champion_min_servers': {'kind': 'int', 'min': 1, 'max': 1000000},
+        'archive_daily_horizon_days': {'kind': 'int', 'min': 1, 'max': 366},
+
+        'retrain_every_days': {'kind': 'int', 'min': 1, 'max': 366},
+        'force_retrain': {'kind': 'bool'},
+        'artifact_retention_days': {'kind': 'int', 'min': 1, 'max': 3660},
     } -%}
     {#- left op right; a list var is compared by its largest item. -#}
     {%- set checks = [
@@ -89,6 +94,7 @@
         ['business_hours_start', '<', 'business_hours_end'],
         ['risk_windows', '<=', 'forecast_horizon_days'],
         ['horizon_bucket_ends', '<', 'forecast_horizon_days'],
+        ['archive_daily_horizon_days', '<=', 'forecast_horizon_days'],
     ] -%}
     {%- set location_re = '^[A-Za-z0-9_./:@=+-]+$' -%}
     {%- set bucket_re = '^(?!xn--)(?!.*[.][.])[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' -%}
@@ -134,6 +140,10 @@
         {%- elif kind == 'number' -%}
             {%- if not is_num or value < rule['min'] or value > rule['max'] -%}
                 {{ exceptions.raise_compiler_error(shown ~ " must be a number in [" ~ rule['min'] ~ ", " ~ rule['max'] ~ "]") }}
+            {%- endif -%}
+        {%- elif kind == 'bool' -%}
+            {%- if value is not boolean -%}
+                {{ exceptions.raise_compiler_error(shown ~ " must be true or false") }}
             {%- endif -%}
         {%- elif kind == 'pattern' -%}
             {%- if value is not string or not modules.re.match(rule['pattern'], value) -%}

@@ -14,20 +14,11 @@ from capacity_forecaster.config import ConfigError, find_project_dir, load_vars,
 
 
 def _progress(label: str):
-    """A progress line on stderr, refreshed at most every half second (log-friendly)."""
-    started = time.monotonic()
-    last = [0.0]
+    """Progress on stderr (capacity_forecaster.progress: one line rewritten on a terminal,
+    throttled lines in logs)."""
+    from capacity_forecaster.progress import Progress
 
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - last[0] < 0.5:
-            return
-        last[0] = now
-        rate = done / max(now - started, 1e-9)
-        end = "\n" if done >= total else ""
-        print(f"\r{label}: {done}/{total} ({rate:,.0f}/s)", end=end, file=sys.stderr, flush=True)
-
-    return report
+    return Progress(label, prefix="")
 
 
 def _context(args: argparse.Namespace) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -128,6 +119,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not cfg["raw_root"].startswith("s3://"):
         cache = warehouse_dir(project_dir) / "build" / "preflight_passed.json"
         check_raw_root(_resolve(project_dir, cfg["raw_root"]), cache)
+    if getattr(args, "retrain", False):  # refit and re-backtest now, whatever the cadence says
+        overrides = {**overrides, "force_retrain": True}
     dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
     if args.select:
         dbt_args += ["--select", *args.select]
@@ -411,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="dbt build into a private file, then publish atomically")
     build.add_argument("--raw-root", help="read raw data from here (path or s3://bucket/prefix)")
     build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    build.add_argument(
+        "--retrain",
+        action="store_true",
+        help="refit and re-backtest every model now (default: on the cadence of var retrain_every_days)",
+    )
     build.add_argument("--select", nargs="+", help="dbt node selection")
     build.add_argument("--exclude", nargs="+", help="dbt nodes to leave out")
     build.set_defaults(func=cmd_build)
@@ -516,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="everything: generate (if no raw data), build, report")
     fleet_options(run)
     run.add_argument("--regenerate", action="store_true", help="simulate a new fleet first")
+    run.add_argument("--retrain", action="store_true", help="refit and re-backtest every model now")
     run.set_defaults(func=cmd_run)
     return parser
 

@@ -90,7 +90,10 @@ def test_backtest_champions_and_registry(built_warehouse):
     ).all()
     assert champions.selection_reason.str.contains("28-day mean").all()
     registry = built_warehouse.query("select * from main_marts.fct_model_registry")
-    assert set(registry.model) == enabled - {"archetype_pooled"}
+    forecast_models = registry[registry.component == "forecast"]
+    assert set(forecast_models.model) == enabled - {"archetype_pooled"}
+    assert set(registry[registry.component == "risk"].model) == {"breach_classifier"}
+    assert registry.is_in_use.all()  # one build: its runs are the ones in use
     import hashlib
     from pathlib import Path
 

@@ -2,11 +2,14 @@
     config(
         materialized = 'incremental',
         incremental_strategy = 'append',
-        on_schema_change = 'fail'
+        full_refresh = false,
+        on_schema_change = 'append_new_columns'
     )
 }}
--- Forecast of record: every build appends its server risk classes under the build's dbt
--- invocation id, so a planner can see how a flag moved from run to run.
+-- Risk of record per server: every build appends its server risk classes under the build's
+-- dbt invocation id, so a planner can see how a flag moved from run to run. Append-only:
+-- full_refresh false, so `--full-refresh` (the README's remedy after a reconciliation
+-- failure) keeps the history; per-metric history: fct_capacity_risk_history.
 select
     '{{ invocation_id }}' as run_id,
     server_id,

@@ -1,16 +1,22 @@
-"""Scoring step: forecasts 1..H days ahead from the latest registered models, with conformal
-intervals from the backtest residuals."""
+"""Scoring step (every build): forecasts 1..H days from today's origin with the stored models
+of the training run in use, and conformal intervals from that run's backtest."""
 
 from capacity_forecaster.forecasting.pipeline import score_forecasts
+from capacity_forecaster.forecasting.shared_panel import shared_panel
+from capacity_forecaster.runs.artifacts import artifact_root_for
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    panel = shared_panel(
+        dbt.ref("int_daily_features_computed"),
+        dbt.ref("stg_raw__servers"),
+        dbt.ref("int_calendar_days_generated"),
+    )
+    dbt.ref("int_forecast_backtest_predictions")  # ordering only: intervals are the run's artifact
     return score_forecasts(
-        dbt.ref("int_daily_features_computed").to_arrow_table(),
-        dbt.ref("stg_raw__servers").to_arrow_table(),
-        dbt.ref("int_calendar_days_generated").to_arrow_table(),
-        dbt.ref("int_forecast_models_trained").to_arrow_table(),
-        dbt.ref("int_forecast_backtest_predictions").to_arrow_table(),
+        panel,
+        dbt.ref("int_forecast_runs_decided").df(),
+        dbt.ref("int_forecast_models_trained").df(),
         dbt.config.get("forecast_settings"),
+        artifact_root_for(session),
     )

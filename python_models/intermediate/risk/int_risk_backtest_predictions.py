@@ -1,15 +1,22 @@
 """The breach-probability model judged at past origins it did not train on (temporal on long
-histories, server folds on short ones). Feeds the calibration backtest mart."""
+histories, server folds on short ones), computed by a training run and kept by the builds
+that reuse it. Feeds the calibration backtest mart."""
 
-from capacity_forecaster.risk.pipeline import risk_backtest_predictions
+from capacity_forecaster.forecasting.shared_panel import shared_panel
+from capacity_forecaster.runs.artifacts import artifact_root_for
+from capacity_forecaster.runs.risk import backtest_predictions
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
-    return risk_backtest_predictions(
-        dbt.ref("int_daily_features_computed").to_arrow_table(),
-        dbt.ref("stg_raw__servers").to_arrow_table(),
-        dbt.ref("int_calendar_days_generated").to_arrow_table(),
-        dbt.ref("int_risk_thresholds_resolved").to_arrow_table(),
+    panel = shared_panel(
+        dbt.ref("int_daily_features_computed"),
+        dbt.ref("stg_raw__servers"),
+        dbt.ref("int_calendar_days_generated"),
+    )
+    return backtest_predictions(
+        panel,
+        dbt.ref("int_risk_runs_decided").df(),
+        dbt.ref("int_risk_thresholds_resolved").df(),
         dbt.config.get("risk_settings"),
+        artifact_root_for(session),
     )

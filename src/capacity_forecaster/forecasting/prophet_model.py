@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capacity_forecaster.progress import Progress, quiet_third_party
+
 MIN_POINTS = 14
 YEARLY_MIN_DAYS = 730  # Prophet cannot separate a yearly cycle from trend on less
 
@@ -28,6 +30,7 @@ def _quiet() -> None:
 def _fit_one(
     ds: np.ndarray, y: np.ndarray, eoq: np.ndarray, params: dict[str, Any], interval_width: float
 ) -> Any:
+    quiet_third_party()  # before the import: prophet.plot logs an error at import without plotly
     from prophet import Prophet
 
     _quiet()
@@ -101,5 +104,9 @@ def prophet_forecast(
         delayed(_fit_and_forecast)(ds, panel.y[: origin + 1, s], eoq, future_ds, future_eoq, params, levels)
         for s in series
     )
-    results = Parallel(n_jobs=n_jobs, batch_size=4)(jobs)
+    progress = Progress(f"prophet fits at {panel.dates[origin]:%Y-%m-%d}", len(series), unit="series")
+    results = []
+    for result in Parallel(n_jobs=n_jobs, batch_size=4, return_as="generator")(jobs):
+        results.append(result)
+        progress(len(results))
     return np.stack(results) if results else np.empty((0, 1 + 2 * len(levels), horizon))

@@ -165,6 +165,10 @@ class Imputed:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Imputed:
         self.estimator.fit(_impute(x), y)
+        # A forest predicting on several threads sums its trees in whatever order they finish
+        # (last-bit differences between calls); on one it reproduces its forecasts exactly.
+        if "n_jobs" in self.estimator.get_params():
+            self.estimator.set_params(n_jobs=1)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

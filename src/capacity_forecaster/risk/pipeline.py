@@ -3,13 +3,13 @@ model judged at past origins it never saw (the calibration backtest)."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from capacity_forecaster.forecasting.panel import Panel, build_panel, to_pandas
+from capacity_forecaster.progress import log as _log
 from capacity_forecaster.risk.exceedance import (
     MIN_ORIGIN_DAYS,
     ExceedanceModel,
@@ -34,10 +34,6 @@ TEMPORAL_BACKTEST_MIN_DAYS = 270
 BACKTEST_SPAN_DAYS = 91  # temporal scheme: origins over the last quarter with known outcomes
 
 
-def _log(message: str) -> None:
-    print(f"[capacity_forecaster] {message}", file=sys.stderr, flush=True)
-
-
 @dataclass
 class RiskInputs:
     view: PanelView
@@ -46,7 +42,11 @@ class RiskInputs:
 
 
 def prepare(features, servers, calendar, thresholds) -> RiskInputs:
-    panel = build_panel(features, servers, calendar)
+    return inputs_from_panel(build_panel(features, servers, calendar), thresholds)
+
+
+def inputs_from_panel(panel: Panel, thresholds, codes: dict[str, dict[str, int]] | None = None) -> RiskInputs:
+    """RiskInputs for a panel; `codes` are a stored model's category codes (default: the panel's)."""
     resolved = to_pandas(thresholds)
     merged = panel.keys.merge(resolved, on=["archetype", "metric"], how="left")
     # Imported servers' archetype may be missing from the resolved table only if the
@@ -57,7 +57,8 @@ def prepare(features, servers, calendar, thresholds) -> RiskInputs:
         fallback = panel.keys["metric"].map(defaults[column]).to_numpy(dtype=float)
         by_role[role] = merged[column].to_numpy(dtype=float, na_value=np.nan)
         by_role[role] = np.where(np.isfinite(by_role[role]), by_role[role], fallback)
-    return RiskInputs(PanelView(panel, category_codes(panel)), by_role, panel.origin_index())
+    view = PanelView(panel, codes if codes is not None else category_codes(panel))
+    return RiskInputs(view, by_role, panel.origin_index())
 
 
 def _series_thresholds(inputs: RiskInputs, series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
