@@ -12,3 +12,9 @@
         {{ exceptions.raise_compiler_error("current_training_run: unknown component " ~ component) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The reference every champion must beat, named as users read it: "the 28-day mean" with the
+    default var forecast_models.moving_average.window_days. -#}
+{% macro reference_model_label() -%}
+    the {{ var('forecast_models')['moving_average']['window_days'] }}-day mean
+{%- endmacro %}

@@ -720,7 +720,10 @@ def test_every_model_toggle_builds_and_every_series_keeps_a_forecast(small_fleet
             m for (m,) in con.sql("select distinct model from main_marts.fct_backtest_metrics").fetchall()
         }
         registered = {
-            m for (m,) in con.sql("select distinct model from main_marts.fct_model_registry").fetchall()
+            m
+            for (m,) in con.sql(
+                "select distinct model from main_marts.fct_model_registry where component = 'forecast'"
+            ).fetchall()
         }
         champions = {
             m

@@ -146,11 +146,11 @@ final as (
             true
         ) as is_champion_changed,
         printf(
-            '%s: %s validation MAE %.3f x the 28-day mean''s over %d forecasts on %d servers '
+            '%s: %s validation MAE %.3f x {{ reference_model_label() }}''s over %d forecasts on %d servers '
             || '(a challenger needs <= %.2f on >= %d servers; runner-up %s %.3f)',
             case
-                when challenger_model = 'moving_average' then 'no challenger beat the 28-day mean'
-                else 'beat the 28-day mean'
+                when challenger_model = 'moving_average' then 'no challenger beat {{ reference_model_label() }}'
+                else 'beat {{ reference_model_label() }}'
             end,
             challenger_model, challenger_ratio, challenger_n_forecasts, challenger_n_servers,
             1 - {{ var('champion_min_gain') }}, {{ var('champion_min_servers') }},
@@ -169,7 +169,7 @@ final as (
                 then printf('; replaces %s, which has no validation evidence now', previous_champion_model)
             when previous_champion_eligible_ratio is null
                 then printf(
-                    '; replaces %s (%.3f), which no longer beats the 28-day mean by the gain on enough servers',
+                    '; replaces %s (%.3f), which no longer beats {{ reference_model_label() }} by the gain on enough servers',
                     previous_champion_model, previous_champion_ratio
                 )
             else printf(

@@ -31,12 +31,14 @@ final as (
         chosen.runner_up_model,
         chosen.selection_reason
         || printf(
-            '; test MAE %.2f pts vs 28-day mean %.2f pts',
+            '; test MAE %.2f pts vs {{ reference_model_label() }} %.2f pts',
             coalesce(test.mae_pct, 0), coalesce(test.moving_average_mae_pct, 0)
         ) as selection_reason,
         validation.mae_pct as validation_mae_pct,
         validation.mae_ratio_vs_moving_average as validation_mae_ratio_vs_moving_average,
         validation.n_forecasts as n_validation_forecasts,
+        validation.n_origins as n_validation_origins,
+        validation.n_servers as n_validation_servers,
         test.mae_pct as test_mae_pct,
         test.moving_average_mae_pct as test_moving_average_mae_pct,
         test.mae_ratio_vs_moving_average as test_mae_ratio_vs_moving_average,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from capacity_forecaster.frames import to_pandas
+from capacity_forecaster.frames import TableLike, to_pandas
 
 CALENDAR_FEATURES = (
     "day_of_week",
@@ -66,7 +66,9 @@ class Panel:
         )
 
 
-def build_panel(features, servers, calendar, feature_columns: list[str] | None = None) -> Panel:
+def build_panel(
+    features: TableLike, servers: TableLike, calendar: TableLike, feature_columns: list[str] | None = None
+) -> Panel:
     """Pivot the long feature table into (day x series) matrices.
 
     `features`: int_daily_features_computed; `servers`: dim_servers (server_id, archetype);

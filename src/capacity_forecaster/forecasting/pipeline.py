@@ -18,6 +18,7 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,10 @@ from capacity_forecaster.forecasting.backtest import (
     supported_horizon,
 )
 from capacity_forecaster.forecasting.intervals import apply_intervals, leave_one_origin_out, quantile_table
-from capacity_forecaster.forecasting.panel import Panel, to_pandas
+from capacity_forecaster.forecasting.panel import Panel
 from capacity_forecaster.forecasting.settings import TABULAR_MODELS, ForecastSettings
-from capacity_forecaster.forecasting.tabular import DesignBuilder, fit_tabular
+from capacity_forecaster.forecasting.tabular import DesignBuilder, FittedTabular, fit_tabular
+from capacity_forecaster.frames import TableLike, to_pandas
 from capacity_forecaster.progress import log
 from capacity_forecaster.runs.artifacts import REGISTRY_SCHEMA, ArtifactError, ArtifactStore
 from capacity_forecaster.runs.decisions import current_run
@@ -49,7 +51,7 @@ TRAINING_FORECASTS = "training_forecasts.parquet"
 _BACKTEST_LINE = re.compile(r"^backtest (?P<model>\w+): \d+ origins in (?P<seconds>[\d.]+)s$")
 
 
-def _timed_log(seconds: dict[str, float]):
+def _timed_log(seconds: dict[str, float]) -> Callable[[str], None]:
     """The backtest's log, also keeping each model's backtest time for the registry."""
 
     def write(message: str) -> None:
@@ -71,7 +73,7 @@ def _canonical(table: pa.Table) -> pa.Table:
 
 
 def backtest_predictions(
-    panel: Panel, decisions, settings_json: str, root: Path, held_runs: set[str] | None = None
+    panel: Panel, decisions: TableLike, settings_json: str, root: Path, held_runs: set[str] | None = None
 ) -> pa.Table:
     """The run's backtest rows (model x series x origin x horizon) with leave-one-origin-out
     conformal bounds. A training run computes and stores them, with the interval quantiles
@@ -103,7 +105,9 @@ def backtest_predictions(
     return table
 
 
-def cv_folds(panel: Panel, decisions, settings_json: str, models: list[str], root: Path) -> pd.DataFrame:
+def cv_folds(
+    panel: Panel, decisions: TableLike, settings_json: str, models: list[str], root: Path
+) -> pd.DataFrame:
     """Expanding-window CV on the training part: computed by a training run, else reused."""
     run = current_run(decisions, COMPONENT)
     store = ArtifactStore(root)
@@ -118,7 +122,7 @@ def cv_folds(panel: Panel, decisions, settings_json: str, models: list[str], roo
     return folds
 
 
-def champion_scopes(champions) -> dict[str, set[tuple[str, str]]]:
+def champion_scopes(champions: TableLike) -> dict[str, set[tuple[str, str]]]:
     """model -> the (archetype, metric) groups where it is the champion in some bucket."""
     frame = to_pandas(champions)
     out: dict[str, set[tuple[str, str]]] = {}
@@ -128,8 +132,13 @@ def champion_scopes(champions) -> dict[str, set[tuple[str, str]]]:
 
 
 def _fit_where_champion(
-    panel: Panel, model: str, groups: set[tuple[str, str]], origin: int, settings: ForecastSettings, rng
-):
+    panel: Panel,
+    model: str,
+    groups: set[tuple[str, str]],
+    origin: int,
+    settings: ForecastSettings,
+    rng: np.random.Generator,
+) -> FittedTabular | None:
     """A tree family fitted only for the archetypes where it is a champion (all series for
     the global model), or None when it is a champion nowhere."""
     if not groups:
@@ -141,7 +150,9 @@ def _fit_where_champion(
     return fit_tabular(model, DesignBuilder(panel.subset(columns)), origin, settings, rng)
 
 
-def train_models(panel: Panel, decisions, champions, settings_json: str, root: Path) -> pa.Table:
+def train_models(
+    panel: Panel, decisions: TableLike, champions: TableLike, settings_json: str, root: Path
+) -> pa.Table:
     """A training run fits what can matter at the origin (the last well-covered day) and
     stores it; returns the registry rows (none when the build reuses a run)."""
     run = current_run(decisions, COMPONENT)
@@ -268,7 +279,9 @@ def _scoring_settings(settings: ForecastSettings, trained: set[str]) -> Forecast
     return dataclasses.replace(settings, models=models)
 
 
-def score_forecasts(panel: Panel, decisions, registry, settings_json: str, root: Path) -> pd.DataFrame:
+def score_forecasts(
+    panel: Panel, decisions: TableLike, registry: TableLike, settings_json: str, root: Path
+) -> pd.DataFrame:
     """Forecasts 1..H days past today's origin (the last well-covered day) with the run of
     record's stored models, and conformal intervals from that run's backtest residuals."""
     run = current_run(decisions, COMPONENT)

@@ -20,8 +20,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from capacity_forecaster.forecasting.panel import Panel, build_panel, to_pandas
+from capacity_forecaster.forecasting.panel import Panel, build_panel
+from capacity_forecaster.frames import TableLike, to_pandas
 from capacity_forecaster.progress import log
+from capacity_forecaster.queries import one_row
 from capacity_forecaster.runtime import prepare_python_model
 
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT")
@@ -29,23 +31,19 @@ _cache: dict[tuple, Panel] = {}
 _lock = threading.Lock()
 
 
-def _is_relation(value: object) -> bool:
-    return isinstance(value, duckdb.DuckDBPyRelation)
-
-
-def load_panel(features, servers, calendar) -> Panel:
+def load_panel(features: TableLike, servers: TableLike, calendar: TableLike) -> Panel:
     """The panel of `panel.build_panel`, with identical keys, dates and values.
 
     `features` a DuckDB relation (dbt.ref) is read column by column; anything else (Arrow,
     DataFrame) goes through build_panel."""
-    if not _is_relation(features):
+    if not isinstance(features, duckdb.DuckDBPyRelation):
         return build_panel(features, servers, calendar)
     inventory = to_pandas(servers)[["server_id", "archetype"]]
     cal = to_pandas(calendar).copy()
     cal["calendar_date"] = pd.to_datetime(cal["calendar_date"])
     cal = cal.set_index("calendar_date").sort_index()
 
-    first, last = features.query("f", "select min(metric_date), max(metric_date) from f").fetchone()
+    first, last = one_row(features.query("f", "select min(metric_date), max(metric_date) from f"))
     if first is None:
         raise ValueError("the feature table is empty: no panel to forecast from")
     dates = pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq="D")
@@ -81,7 +79,9 @@ def load_panel(features, servers, calendar) -> Panel:
     return Panel(dates, keys, matrices.pop("p95_pct"), matrices, cal)
 
 
-def _matrix(features, numbered: str, column: str, order: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _matrix(
+    features: duckdb.DuckDBPyRelation, numbered: str, column: str, order: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """(D, S) matrix of one column; NULL -> NaN."""
     part = features.query(
         "f", f'select _row, _col, cast("{column}" as double) as v from ({numbered})'
@@ -94,15 +94,19 @@ def _matrix(features, numbered: str, column: str, order: np.ndarray, shape: tupl
     return out
 
 
-def shared_panel(features, servers, calendar) -> Panel:
+def shared_panel(features: TableLike, servers: TableLike, calendar: TableLike) -> Panel:
     """load_panel, once per process and data version (thread-safe: dbt runs two models at a
     time; the second waits for the first's panel instead of building its own). Every Python
     model starts here, so this is also where the process is prepared (capacity_forecaster.runtime)."""
     prepare_python_model()
-    if not _is_relation(features):
+    if not isinstance(features, duckdb.DuckDBPyRelation):
         return build_panel(features, servers, calendar)
     token = features.query("f", "select count(*), max(metric_date) from f").fetchone()
-    key = (features.sql_query(), servers.sql_query() if _is_relation(servers) else id(servers), token)
+    key = (
+        features.sql_query(),
+        servers.sql_query() if isinstance(servers, duckdb.DuckDBPyRelation) else id(servers),
+        token,
+    )
     with _lock:
         panel = _cache.get(key)
         if panel is None:

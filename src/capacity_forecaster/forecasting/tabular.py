@@ -20,6 +20,7 @@ import numpy as np
 
 from capacity_forecaster.engines import engine_for
 from capacity_forecaster.forecasting.panel import CALENDAR_FEATURES, Panel, forward_fill
+from capacity_forecaster.forecasting.settings import ForecastSettings
 
 YEAR_DAYS = 364  # 52 weeks: same weekday last year
 
@@ -225,7 +226,10 @@ class FittedTabular:
 
 
 def fit_per_archetype(
-    name: str, params: dict[str, Any], training: dict[str, tuple[np.ndarray, np.ndarray]], settings
+    name: str,
+    params: dict[str, Any],
+    training: dict[str, tuple[np.ndarray, np.ndarray]],
+    settings: ForecastSettings,
 ) -> dict[str, Any]:
     """One estimator per archetype; the rows are drawn beforehand (one seeded stream, in
     archetype order), so where the fits run cannot change them."""
@@ -241,20 +245,15 @@ def fit_per_archetype(
 
 
 def fit_tabular(
-    name: str, builder: DesignBuilder, train_end: int, settings, rng: np.random.Generator
+    name: str, builder: DesignBuilder, train_end: int, settings: ForecastSettings, rng: np.random.Generator
 ) -> FittedTabular:
     params = settings.params(name)
     started = time.perf_counter()
-    kwargs = dict(
-        horizon=settings.horizon_days,
-        stride=settings.train_origin_stride_days,
-        per_origin=settings.horizons_per_origin,
-        rng=rng,
-    )
+    sampling = (settings.horizon_days, settings.train_origin_stride_days, settings.horizons_per_origin, rng)
     estimators: dict[str, Any] = {}
     rows = 0
     if name == "global_hgb":
-        x, y = builder.training_set(train_end, max_rows=settings.max_train_rows_global, **kwargs)
+        x, y = builder.training_set(train_end, *sampling, max_rows=settings.max_train_rows_global)
         if y.size:
             estimators["*"] = make_estimator(
                 name, params, settings.n_jobs, settings.seed, builder.categorical
@@ -264,7 +263,7 @@ def fit_tabular(
         archetypes = builder.panel.keys["archetype"].to_numpy()
         training = {}
         for archetype in sorted(set(archetypes)):
-            x, y = builder.training_set(train_end, series=np.flatnonzero(archetypes == archetype), **kwargs)
+            x, y = builder.training_set(train_end, *sampling, series=np.flatnonzero(archetypes == archetype))
             if y.size > settings.max_train_rows_per_archetype:  # the seed's params are slow
                 pick = rng.choice(y.size, settings.max_train_rows_per_archetype, replace=False)
                 x, y = x[pick], y[pick]

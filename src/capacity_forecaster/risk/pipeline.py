@@ -3,12 +3,14 @@ model judged at past origins it never saw (the calibration backtest)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from capacity_forecaster.forecasting.panel import Panel, build_panel, to_pandas
+from capacity_forecaster.forecasting.panel import Panel, build_panel
+from capacity_forecaster.frames import TableLike, to_pandas
 from capacity_forecaster.progress import log as _log
 from capacity_forecaster.risk.exceedance import (
     MIN_ORIGIN_DAYS,
@@ -41,11 +43,15 @@ class RiskInputs:
     origin: int  # the last well-covered day
 
 
-def prepare(features, servers, calendar, thresholds) -> RiskInputs:
+def prepare(
+    features: TableLike, servers: TableLike, calendar: TableLike, thresholds: TableLike
+) -> RiskInputs:
     return inputs_from_panel(build_panel(features, servers, calendar), thresholds)
 
 
-def inputs_from_panel(panel: Panel, thresholds, codes: dict[str, dict[str, int]] | None = None) -> RiskInputs:
+def inputs_from_panel(
+    panel: Panel, thresholds: TableLike, codes: dict[str, dict[str, int]] | None = None
+) -> RiskInputs:
     """RiskInputs for a panel; `codes` are a stored model's category codes (default: the panel's)."""
     resolved = to_pandas(thresholds)
     merged = panel.keys.merge(resolved, on=["archetype", "metric"], how="left")
@@ -137,7 +143,9 @@ def score(inputs: RiskInputs, model: ExceedanceModel, settings: RiskSettings) ->
     return out.drop(columns=["series"])
 
 
-def breach_probabilities(features, servers, calendar, thresholds, settings_json: str) -> pd.DataFrame:
+def breach_probabilities(
+    features: TableLike, servers: TableLike, calendar: TableLike, thresholds: TableLike, settings_json: str
+) -> pd.DataFrame:
     settings = RiskSettings.from_json(settings_json)
     inputs = prepare(features, servers, calendar, thresholds)
     rng = np.random.default_rng(settings.seed)
@@ -215,7 +223,7 @@ def _no_backtest_rows() -> pd.DataFrame:
     )
 
 
-def backtest(inputs: RiskInputs, settings: RiskSettings, log=_log) -> pd.DataFrame:
+def backtest(inputs: RiskInputs, settings: RiskSettings, log: Callable[[str], None] = _log) -> pd.DataFrame:
     """Judge the model at past origins it did not train on.
 
     Long histories: temporal. The model is trained on windows that ended before the first
@@ -265,7 +273,9 @@ def backtest(inputs: RiskInputs, settings: RiskSettings, log=_log) -> pd.DataFra
     return out.drop(columns=["series"])
 
 
-def risk_backtest_predictions(features, servers, calendar, thresholds, settings_json: str) -> pd.DataFrame:
+def risk_backtest_predictions(
+    features: TableLike, servers: TableLike, calendar: TableLike, thresholds: TableLike, settings_json: str
+) -> pd.DataFrame:
     settings = RiskSettings.from_json(settings_json)
     return backtest(prepare(features, servers, calendar, thresholds), settings)
 

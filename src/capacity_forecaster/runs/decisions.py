@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from capacity_forecaster.forecasting.panel import Panel, to_pandas
+from capacity_forecaster.forecasting.panel import Panel
+from capacity_forecaster.frames import TableLike, to_pandas
 from capacity_forecaster.progress import log
 from capacity_forecaster.runs.artifacts import ArtifactStore, new_run_id
 from capacity_forecaster.runs.cadence import (
@@ -97,11 +98,11 @@ def _run_of_record(history: pd.DataFrame) -> RunRecord | None:
 def decide_training_run(
     component: str,
     panel: Panel,
-    history,
+    history: TableLike | None,
     settings_json: str,
     cadence_json: str,
     root: Path,
-    thresholds=None,
+    thresholds: TableLike | None = None,
     now: dt.datetime | None = None,
 ) -> pa.Table:
     """This build's decision row for `component` ('forecast' or 'risk'); prunes the
@@ -163,7 +164,7 @@ def decide_training_run(
     return pa.Table.from_pylist([row], schema=SCHEMA)
 
 
-def current_run(decisions, component: str) -> dict[str, Any]:
+def current_run(decisions: TableLike, component: str) -> dict[str, Any]:
     """This build's decision row (the newest in the component's log)."""
     frame = to_pandas(decisions)
     frame = frame[frame["component"] == component].sort_values("build_id")

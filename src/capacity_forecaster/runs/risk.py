@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from capacity_forecaster.forecasting.panel import Panel
+from capacity_forecaster.frames import TableLike
 from capacity_forecaster.progress import log
 from capacity_forecaster.risk.exceedance import train
 from capacity_forecaster.risk.pipeline import backtest, inputs_from_panel, score
@@ -25,7 +26,9 @@ MODEL_NAME = "breach_classifier"
 MODEL_FILE = f"{MODEL_NAME}.joblib"
 
 
-def train_model(panel: Panel, decisions, thresholds, settings_json: str, root: Path) -> pa.Table:
+def train_model(
+    panel: Panel, decisions: TableLike, thresholds: TableLike, settings_json: str, root: Path
+) -> pa.Table:
     """A training run fits the classifier on labels known at the origin and stores it; returns
     its registry row (none when the build reuses a run). Runs after the backtest step, whose
     time it records."""
@@ -66,7 +69,9 @@ def train_model(panel: Panel, decisions, thresholds, settings_json: str, root: P
     return pa.Table.from_pylist([row], schema=REGISTRY_SCHEMA)
 
 
-def breach_probabilities(panel: Panel, decisions, thresholds, settings_json: str, root: Path) -> pd.DataFrame:
+def breach_probabilities(
+    panel: Panel, decisions: TableLike, thresholds: TableLike, settings_json: str, root: Path
+) -> pd.DataFrame:
     """P(window max > threshold) at today's origin from the run of record's classifier."""
     run = current_run(decisions, COMPONENT)
     settings = RiskSettings.from_json(settings_json)
@@ -80,7 +85,9 @@ def breach_probabilities(panel: Panel, decisions, thresholds, settings_json: str
     return out
 
 
-def backtest_predictions(panel: Panel, decisions, thresholds, settings_json: str, root: Path) -> pd.DataFrame:
+def backtest_predictions(
+    panel: Panel, decisions: TableLike, thresholds: TableLike, settings_json: str, root: Path
+) -> pd.DataFrame:
     """The calibration backtest: computed and stored by a training run, else the run's."""
     run = current_run(decisions, COMPONENT)
     store = ArtifactStore(root)
