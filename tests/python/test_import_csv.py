@@ -388,13 +388,20 @@ def test_imported_servers_without_sizes_run_end_to_end(tmp_path):
     capfc("--vars", "{eda_pattern_severity: warn}", "build", "--raw-root", str(raw), env=env)
     with duckdb.connect(str(tmp_path / "warehouse" / "capacity_forecaster.duckdb"), read_only=True) as con:
         rows_read = con.sql("select sum(rows_read) from main_marts.fct_load_reconciliation").fetchone()[0]
-        horizon, series, low = con.sql("""select max(horizon_days), count(distinct (server_id, metric)),
-            bool_and(is_low_confidence) from main_marts.fct_forecasts where is_champion""").fetchone()
+        horizon, series, models = con.sql("""select max(horizon_days), count(distinct (server_id, metric)),
+            list(distinct model) from main_marts.fct_forecasts where is_champion""").fetchone()
+        champions = con.sql("""select champion_model, validation_mae_ratio_vs_moving_average,
+            n_validation_servers, n_validation_origins from main_marts.fct_forecast_champions""").df()
         groups = con.sql("""select count(*), bool_or(is_size_known), min(recommendation),
             count(hosts_needed) from main_marts.fct_consolidation_groups""").fetchone()
     assert rows_read == 4 * 35 * 24 and series == 16
     assert horizon == 18  # half of the 36 UTC days of history (local midnight is 23:00 UTC), not 90
-    assert low
+    # the champions say how thin their evidence is (4 servers, one validation origin), and a
+    # challenger is used only where it beat the 28-day mean by champion_min_gain on all of them
+    assert set(models) <= set(champions.champion_model) and len(champions)
+    assert (champions.n_validation_servers <= 4).all() and (champions.n_validation_origins == 1).all()
+    challengers = champions[champions.champion_model != "moving_average"]
+    assert (challengers.validation_mae_ratio_vs_moving_average <= 0.95).all()
     assert groups[0] >= 2 and groups[1] is False and groups[3] == 0
     assert "size unknown for" in groups[2] and "capfc import inventory" in groups[2]
 

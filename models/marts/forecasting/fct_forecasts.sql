@@ -4,8 +4,7 @@
 -- could not reach borrows the champion of the longest bucket it did reach), or the pooled
 -- archetype forecast for cold-start series (or when the champion could not forecast a
 -- series) - those are is_low_confidence, like horizons longer than the backtest could
--- validate (short history: intervals extrapolated) and champions chosen on a single
--- validation origin (one moment of the fleet: no evidence the choice holds over time).
+-- validate (short history: intervals extrapolated).
 with
 
 scored as (
@@ -52,12 +51,7 @@ champions as (
             partition by bucket_grid.archetype, bucket_grid.metric
             order by bucket_grid.horizon_bucket
             rows between unbounded preceding and current row
-        ) as champion_model,
-        last_value(champions.n_validation_origins ignore nulls) over (
-            partition by bucket_grid.archetype, bucket_grid.metric
-            order by bucket_grid.horizon_bucket
-            rows between unbounded preceding and current row
-        ) as n_validation_origins
+        ) as champion_model
     from bucket_grid
     left join {{ ref('fct_forecast_champions') }} as champions
         on bucket_grid.archetype = champions.archetype
@@ -74,8 +68,7 @@ prioritised as (
             when not scored.is_cold_start and scored.model = champions.champion_model then 1
             when scored.model = 'archetype_pooled' then 2
             else 3
-        end as choice_priority,
-        champions.n_validation_origins
+        end as choice_priority
     from scored
     inner join live_servers on scored.server_id = live_servers.server_id
     left join champions
@@ -113,10 +106,8 @@ final as (
         yhat_lower_95_pct,
         yhat_upper_95_pct,
         is_champion,
-        is_cold_start
-        or is_interval_extrapolated
-        or (is_champion and choice_priority = 2)
-        or (is_champion and coalesce(n_validation_origins, 0) < 2) as is_low_confidence,
+        is_cold_start or is_interval_extrapolated or (is_champion and choice_priority = 2)
+            as is_low_confidence,
         cast(origin_date as date) as origin_date,
         cast(forecast_date as date) as forecast_date,
         trained_at
