@@ -57,6 +57,11 @@ def uniform_fleet() -> RiskInputs:
 
 
 @pytest.fixture(scope="module")
+def uniform_backtest(uniform_fleet: RiskInputs) -> pd.DataFrame:
+    return backtest(uniform_fleet, SETTINGS, log=lambda _: None)
+
+
+@pytest.fixture(scope="module")
 def uniform_model(uniform_fleet: RiskInputs):
     return train(uniform_fleet.view, SETTINGS, uniform_fleet.origin, np.random.default_rng(1))
 
@@ -144,8 +149,8 @@ def test_single_class_history_falls_back_to_a_base_rate():
     assert model.estimator is None and 0 < model.base_rate < 0.01
 
 
-def test_backtest_never_judges_with_a_model_that_saw_the_outcome(uniform_fleet):
-    rows = backtest(uniform_fleet, SETTINGS, log=lambda _: None)
+def test_backtest_never_judges_with_a_model_that_saw_the_outcome(uniform_backtest):
+    rows = uniform_backtest
     assert set(rows["validation_scheme"]) == {"server_folds"}  # 160 days: too short for temporal
     assert not rows.duplicated(["server_id", "metric", "origin_date", "window_days", "threshold_role"]).any()
     # the outcome is recomputed from the panel: a uniform series exceeds 90 % in 14 days often
@@ -165,10 +170,10 @@ def test_short_history_uses_server_folds_and_long_history_temporal():
     assert first_judged >= long.dates[long.origin_index() - 30 - 91]
 
 
-def test_a_history_too_short_to_judge_still_has_the_backtest_columns(uniform_fleet):
+def test_a_history_too_short_to_judge_still_has_the_backtest_columns(uniform_fleet, uniform_backtest):
     """An empty backtest keeps the judged rows' columns and types: the calibration mart's contract
     still builds (and says there is no evidence) on a fleet with a few weeks of history."""
-    judged = backtest(uniform_fleet, SETTINGS, log=lambda _: None)
+    judged = uniform_backtest
     too_short = RiskSettings(**{**SETTINGS.__dict__, "windows": (400,)})
     empty = backtest(uniform_fleet, too_short, log=lambda _: None)
     assert empty.empty and list(empty.columns) == list(judged.columns)
